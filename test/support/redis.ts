@@ -1,0 +1,23 @@
+// A Redis connection for tests, with a fresh key prefix per test file and cleanup of its keys.
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+export const REDIS_URL = process.env.CAUSEWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function testRedis(): { redis: Redis; prefix: string; cleanup(): Promise<void> } {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: false });
+  const prefix = `cwtest-${randomBytes(6).toString('hex')}`;
+  return {
+    redis,
+    prefix,
+    async cleanup() {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+      redis.disconnect();
+    },
+  };
+}
