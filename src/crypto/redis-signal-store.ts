@@ -4,8 +4,9 @@
 //
 // Constraint: libsignal mutates session state on every encrypt/decrypt; callers MUST hold the
 // per-peer lock (peer-lock.ts) around any operation that touches a peer's session.
+import type {
+  Direction} from '@signalapp/libsignal-client';
 import {
-  Direction,
   IdentityChange,
   IdentityKeyStore,
   KyberPreKeyRecord,
