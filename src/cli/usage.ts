@@ -1,0 +1,32 @@
+// The `causeway` command's usage text: every command and its options.
+
+export const USAGE = `Usage: causeway <command> [options]
+
+Causeway: a sidecar that lets a messaging provider interoperate with an end-to-end encrypted hub
+over HIP/1.
+
+Commands:
+  help                      Show this help (also: causeway --help, or no command at all).
+
+  check-config FILE         Validate a configuration file (every section, and each adapter's
+                            config with its type's schema). Prints "FILE: ok" and a summary, or
+                            one line per problem as FILE:LINE:COL: PATH: MESSAGE (exit 1).
+
+  mock-hub [options]        Run the HIP/1 mock hub until SIGINT/SIGTERM.
+      -c, --config FILE     A mock hub config, or a Causeway config with a mock_hub section
+                            (default: the embedded development config).
+      -p, --port N          Listen on this port (overrides listen.port; 0 picks a free one).
+      --host H              Listen on this host (overrides listen.host).
+      --log-level LEVEL     fatal | error | warn | info | debug | trace (default: info).
+      --pretty / --json     Human-readable log lines / JSON lines (default: pretty on a terminal).
+
+  demo                      Run the end-to-end demo: a sidecar and the mock hub on loopback,
+                            with the embedded development config.
+
+Every command accepts -h / --help.
+
+Environment:
+  CAUSEWAY_MOCK_HUB_ADMIN_TOKEN   Control-API token of the mock hub when no --config is given
+                                  (otherwise a random one is used).
+  CAUSEWAY_DEBUG                  When set, failures print their stack trace.
+`;

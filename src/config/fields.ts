@@ -1,0 +1,90 @@
+// Field schemas shared by the config sections: URLs with a fixed set of schemes, the provider's
+// token-signing key (spec 2: Ed25519 or ES256), and key-encryption keys (32 bytes, base64).
+// Validation messages never include a secret's value or a parser's message quoting it.
+import { createPrivateKey, createPublicKey, createHash, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { secretSchema, type Secret } from './secret.ts';
+
+/** A URL whose scheme is one of `schemes` (e.g. ['ws', 'wss']). */
+export function urlWith(schemes: readonly string[], example: string) {
+  const expected = `expected a ${schemes.map((s) => `${s}://`).join(' or ')} URL such as ${example}`;
+  return z.string().superRefine((s, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(s);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: expected });
+      return;
+    }
+    if (!schemes.includes(url.protocol.slice(0, -1))) ctx.addIssue({ code: 'custom', message: expected });
+  });
+}
+
+export const port = z.number().int().min(0).max(65535);
+export const positiveInt = z.number().int().positive();
+
+// ── Token-signing key (spec 2) ──────────────────────────────────────────────────────────────
+
+export type SigningAlg = 'EdDSA' | 'ES256';
+
+export interface SigningKeyInfo {
+  alg: SigningAlg;
+  /** The public half as a JWK (no `kid`). */
+  publicJwk: Record<string, unknown>;
+  /** RFC 7638 JWK thumbprint of the public key (base64url SHA-256): the default `kid`. */
+  thumbprint: string;
+}
+
+/**
+ * Reads a private key given as a JWK (JSON text) or a PEM PKCS#8 `PRIVATE KEY`; returns what it is,
+ * or a message saying why it is not usable (never quoting the key).
+ */
+export function inspectSigningKey(text: string): SigningKeyInfo | string {
+  const trimmed = text.trim();
+  let key: KeyObject;
+  try {
+    if (trimmed.startsWith('{')) {
+      key = createPrivateKey({ key: JSON.parse(trimmed) as Record<string, string>, format: 'jwk' });
+    } else if (trimmed.startsWith('-----BEGIN PRIVATE KEY-----')) {
+      key = createPrivateKey({ key: trimmed, format: 'pem' });
+    } else {
+      return 'expected a private JWK (JSON) or a PEM PKCS#8 private key ("-----BEGIN PRIVATE KEY-----")';
+    }
+  } catch {
+    return 'cannot read the private key (bad JSON, bad PEM, or not a private key)';
+  }
+  const details = key.asymmetricKeyDetails;
+  let alg: SigningAlg;
+  if (key.asymmetricKeyType === 'ed25519') alg = 'EdDSA';
+  else if (key.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1') alg = 'ES256';
+  else return `unsupported key type (${key.asymmetricKeyType ?? 'unknown'}); HIP/1 tokens are signed with Ed25519 or ES256 (P-256)`;
+  const jwk = createPublicKey(key).export({ format: 'jwk' }) as Record<string, string>;
+  return { alg, publicJwk: jwk, thumbprint: jwkThumbprint(jwk) };
+}
+
+/** RFC 7638: SHA-256 over the required members in lexicographic order, base64url. */
+export function jwkThumbprint(jwk: Record<string, string>): string {
+  const members = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+export const signingKeySchema = secretSchema.superRefine((secret: Secret, ctx) => {
+  const info = inspectSigningKey(secret.reveal());
+  if (typeof info === 'string') ctx.addIssue({ code: 'custom', message: info });
+});
+
+// ── Key-encryption keys (store) ─────────────────────────────────────────────────────────────
+
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes strict RFC 4648 base64 (with padding); undefined when it is not. */
+export function decodeBase64(s: string): Buffer | undefined {
+  return STRICT_BASE64.test(s) ? Buffer.from(s, 'base64') : undefined;
+}
+
+/** A secret holding base64 of exactly 32 bytes (AES-256 key). */
+export const kekSecretSchema = secretSchema.superRefine((secret: Secret, ctx) => {
+  const bytes = decodeBase64(secret.reveal().trim());
+  if (bytes === undefined) ctx.addIssue({ code: 'custom', message: 'expected base64 (RFC 4648, with padding) of 32 random bytes' });
+  else if (bytes.length !== 32) ctx.addIssue({ code: 'custom', message: `expected base64 of 32 bytes, got ${bytes.length} bytes` });
+});
