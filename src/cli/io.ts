@@ -51,3 +51,21 @@ export function stringOption(values: ParsedArgs['values'], name: string): string
   const v = values[name];
   return typeof v === 'string' ? v : undefined;
 }
+
+/** Resolves with what stopped us: the injected signal, or SIGINT/SIGTERM. */
+export function waitForStop(signal: AbortSignal | undefined): Promise<string> {
+  return new Promise((resolve) => {
+    if (signal !== undefined) {
+      if (signal.aborted) resolve('stop requested');
+      else signal.addEventListener('abort', () => resolve('stop requested'), { once: true });
+      return;
+    }
+    const onSignal = (name: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(name);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -5,7 +5,7 @@ import { loadMockHubConfig, parseMockHubConfig } from '../config/causeway.ts';
 import { defaultConfigYaml } from '../config/default-config.ts';
 import type { MockHubConfig } from '../mock-hub/config.ts';
 import { createLogger } from '../logging.ts';
-import { parseCommandArgs, stringOption, UsageError, type CliIo } from './io.ts';
+import { parseCommandArgs, stringOption, UsageError, waitForStop, type CliIo } from './io.ts';
 import { USAGE } from './usage.ts';
 import { logLevelOption, prettyOption } from './log-options.ts';
 
@@ -29,7 +29,7 @@ export async function mockHubCommand(args: string[], io: CliIo): Promise<number>
   }
   const level = logLevelOption('mock-hub', values);
   const pretty = prettyOption(values, io);
-  const port = portOption(stringOption(values, 'port'));
+  const port = portOption('mock-hub', stringOption(values, 'port'));
   const host = stringOption(values, 'host');
   if (host === '') throw new UsageError('mock-hub: --host must not be empty');
 
@@ -54,27 +54,9 @@ export async function mockHubCommand(args: string[], io: CliIo): Promise<number>
   return 0;
 }
 
-function portOption(v: string | undefined): number | undefined {
+export function portOption(command: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n > 65535) throw new UsageError(`mock-hub: --port must be an integer 0–65535, got "${v}"`);
+  if (!/^\d+$/.test(v) || n > 65535) throw new UsageError(`${command}: --port must be an integer 0–65535, got "${v}"`);
   return n;
-}
-
-/** Resolves with what stopped us: the injected signal, or SIGINT/SIGTERM. */
-function waitForStop(signal: AbortSignal | undefined): Promise<string> {
-  return new Promise((resolve) => {
-    if (signal !== undefined) {
-      if (signal.aborted) resolve('stop requested');
-      else signal.addEventListener('abort', () => resolve('stop requested'), { once: true });
-      return;
-    }
-    const onSignal = (name: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(name);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }

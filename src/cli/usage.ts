@@ -8,6 +8,13 @@ over HIP/1.
 Commands:
   help                      Show this help (also: causeway --help, or no command at all).
 
+  start [options]           Run the sidecar until SIGINT/SIGTERM (a mock_hub section in the config
+                            also runs that mock hub in-process, for development).
+      -c, --config FILE     The configuration file (default: $CAUSEWAY_CONFIG).
+      -p, --port N          Listen on this port (overrides server.port).
+      --log-level LEVEL     Overrides logging.level.
+      --pretty / --json     Overrides logging.pretty.
+
   check-config FILE         Validate a configuration file (every section, and each adapter's
                             config with its type's schema). Prints "FILE: ok" and a summary, or
                             one line per problem as FILE:LINE:COL: PATH: MESSAGE (exit 1).
@@ -26,6 +33,7 @@ Commands:
 Every command accepts -h / --help.
 
 Environment:
+  CAUSEWAY_CONFIG                 The configuration file of \`start\` when --config is not given.
   CAUSEWAY_MOCK_HUB_ADMIN_TOKEN   Control-API token of the mock hub when no --config is given
                                   (otherwise a random one is used).
   CAUSEWAY_DEBUG                  When set, failures print their stack trace.

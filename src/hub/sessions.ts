@@ -1,0 +1,135 @@
+// The sidecar's hub sessions: one WebSocket per provider user (spec 2), opened on demand,
+// closed when idle, capped in number (least recently used closed first), reopened after failures
+// with exponential backoff and full jitter. Concurrent callers for the same user share one open.
+import type { Logger } from 'pino';
+import { HubConnection, HubSessionError, type InboundStanza } from './connection.ts';
+import type { ProviderKey } from './provider-key.ts';
+
+export interface SessionManagerOptions {
+  hubUrl: string;
+  hubId: string;
+  providerId: string;
+  key: ProviderKey;
+  tokenTtlS: number;
+  maxOpen: number;
+  idleCloseMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  onInbound: (conn: HubConnection, s: InboundStanza) => void;
+  onClosed?: (user: string, code: number) => void;
+  logger?: Logger;
+}
+
+interface Entry {
+  conn?: HubConnection;
+  opening?: Promise<HubConnection>;
+  failures: number;
+  retryAt: number;
+}
+
+export class SessionManager {
+  readonly #o: SessionManagerOptions;
+  readonly #entries = new Map<string, Entry>();
+  readonly #sweeper: NodeJS.Timeout;
+  #stopped = false;
+
+  constructor(o: SessionManagerOptions) {
+    this.#o = o;
+    this.#sweeper = setInterval(() => this.#closeIdle(), Math.max(250, Math.min(o.idleCloseMs, 30_000)));
+    this.#sweeper.unref();
+  }
+
+  get openCount(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.conn?.open) n++;
+    return n;
+  }
+
+  isOpen(user: string): boolean {
+    return this.#entries.get(user)?.conn?.open ?? false;
+  }
+
+  /** The user's open session, opening it (after any backoff still due) if needed. */
+  async get(user: string): Promise<HubConnection> {
+    if (this.#stopped) throw new HubSessionError('session manager is stopped', 'stopped');
+    let e = this.#entries.get(user);
+    if (e?.conn?.open) return e.conn;
+    if (e?.opening) return e.opening;
+    if (!e) {
+      e = { failures: 0, retryAt: 0 };
+      this.#entries.set(user, e);
+    }
+    const entry = e;
+    entry.opening = this.#open(user, entry).finally(() => {
+      entry.opening = undefined;
+    });
+    return entry.opening;
+  }
+
+  async #open(user: string, e: Entry): Promise<HubConnection> {
+    const wait = e.retryAt - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    this.#makeRoom();
+    try {
+      const token = await this.#o.key.mint({ providerId: this.#o.providerId, hubId: this.#o.hubId, user, ttlS: this.#o.tokenTtlS });
+      const conn = await HubConnection.open({
+        hubUrl: this.#o.hubUrl,
+        user,
+        token,
+        onInbound: (s) => this.#o.onInbound(conn, s),
+        onClose: (code) => {
+          if (e.conn === conn) e.conn = undefined;
+          this.#o.logger?.debug({ user, code }, 'hub session closed');
+          this.#o.onClosed?.(user, code);
+        },
+      });
+      e.conn = conn;
+      e.failures = 0;
+      e.retryAt = 0;
+      this.#o.logger?.debug({ user, session: conn.session }, 'hub session opened');
+      return conn;
+    } catch (err) {
+      e.failures++;
+      const cap = Math.min(this.#o.reconnectMaxMs, this.#o.reconnectMinMs * 2 ** Math.min(e.failures - 1, 20));
+      e.retryAt = Date.now() + Math.round(Math.random() * cap);
+      this.#o.logger?.warn({ user, failures: e.failures, err: (err as Error).message }, 'hub session failed to open');
+      throw err;
+    }
+  }
+
+  /** Keeps the number of open sessions below the cap by closing the least recently used. */
+  #makeRoom(): void {
+    const open = [...this.#entries.entries()].filter(([, e]) => e.conn?.open);
+    if (open.length < this.#o.maxOpen) return;
+    open.sort((a, b) => (a[1].conn?.lastActivity ?? 0) - (b[1].conn?.lastActivity ?? 0));
+    for (const [user, e] of open.slice(0, open.length - this.#o.maxOpen + 1)) {
+      e.conn?.close();
+      e.conn = undefined;
+      this.#o.logger?.debug({ user }, 'hub session closed to stay under the cap');
+    }
+  }
+
+  #closeIdle(): void {
+    const cutoff = Date.now() - this.#o.idleCloseMs;
+    for (const [user, e] of this.#entries) {
+      if (e.conn && e.conn.lastActivity < cutoff) {
+        e.conn.close();
+        e.conn = undefined;
+      }
+      if (!e.conn && !e.opening && e.failures === 0) this.#entries.delete(user);
+    }
+  }
+
+  close(user: string): void {
+    const e = this.#entries.get(user);
+    e?.conn?.close();
+    this.#entries.delete(user);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#sweeper);
+    for (const e of this.#entries.values()) e.conn?.close();
+    this.#entries.clear();
+  }
+}
