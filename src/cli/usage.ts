@@ -27,6 +27,10 @@ Commands:
       --log-level LEVEL     fatal | error | warn | info | debug | trace (default: info).
       --pretty / --json     Human-readable log lines / JSON lines (default: pretty on a terminal).
 
+  keygen                    Print fresh secrets as .env lines: CAUSEWAY_SIGNING_KEY (Ed25519
+                            private JWK), CAUSEWAY_KEK (32 bytes, base64),
+                            CAUSEWAY_MOCK_HUB_ADMIN_TOKEN. Used by docker-compose.yml.
+
   demo                      Run the end-to-end demo: a sidecar and the mock hub on loopback,
                             with the embedded development config.
 
