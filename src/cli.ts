@@ -6,6 +6,8 @@ import { checkConfigCommand } from './cli/check-config.ts';
 import { demoCommand } from './cli/demo.ts';
 import { UsageError, type CliIo } from './cli/io.ts';
 import { mockHubCommand } from './cli/mock-hub.ts';
+import { startCommand } from './cli/start.ts';
+import { keygenCommand } from './cli/keygen.ts';
 import { USAGE } from './cli/usage.ts';
 
 export type { CliIo, Output } from './cli/io.ts';
@@ -13,9 +15,11 @@ export type { CliIo, Output } from './cli/io.ts';
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
+  start: startCommand,
   'check-config': checkConfigCommand,
   'mock-hub': mockHubCommand,
   demo: demoCommand,
+  keygen: keygenCommand,
 };
 
 /** Runs one command; resolves with the exit code. Streams default to the process's own. */
