@@ -19,8 +19,11 @@ export type UnsupportedFeature = (typeof UNSUPPORTED_FEATURES)[number];
 export interface Enc {
   v: 1;
   type: EncType;
-  /** Present when the message's type is `media` (spec 4). */
-  mediatype?: MediaKind;
+  /**
+   * Present when the message's type is `media` (spec 4). Any other kind name is kept as a string so
+   * that the hub can answer 406 for a declared unsupported kind such as `sticker` (spec 4, error table).
+   */
+  mediatype?: MediaKind | (string & {});
   /** 1–5 on a resend answering a retry receipt (spec 6.2). */
   count?: number;
   ciphertext: Uint8Array;

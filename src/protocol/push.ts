@@ -1,0 +1,61 @@
+// Push signature of the hub → provider HTTP call (spec 9):
+// X-Hub-Signature: t=UNIX_SECONDS,v1=hex(HMAC-SHA256(push_secret, t + "." + body)). No IO.
+//
+// Keys go through createSecretKey: on Node 24 an HMAC with a raw Buffer key costs several times
+// more (design.md, measured). No KeyObject is cached, so no secret outlives the call in module state.
+import { Buffer } from 'node:buffer';
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+
+const DEFAULT_TOLERANCE_SECONDS = 300;
+const MAX_HEADER_LENGTH = 1024;
+const T_RE = /^(0|[1-9][0-9]{0,15})$/;
+const V1_RE = /^[0-9a-f]{64}$/;
+
+function mac(secret: string, t: number, body: string): Buffer {
+  const key = createSecretKey(Buffer.from(secret, 'utf8'));
+  return createHmac('sha256', key).update(`${t}.${body}`, 'utf8').digest();
+}
+
+/** Builds the header value `t=T,v1=HEX`. `t` must be a non-negative integer (UNIX seconds). */
+export function pushSignatureHeader(secret: string, t: number, body: string): string {
+  if (!Number.isSafeInteger(t) || t < 0) throw new RangeError('t must be a non-negative integer');
+  return `t=${t},v1=${mac(secret, t, body).toString('hex')}`;
+}
+
+/**
+ * Checks a header against the body and the clock. Returns false (never throws) for a malformed
+ * header, a timestamp more than `toleranceSeconds` away from `nowSeconds`, or no matching `v1`.
+ * Several `v1` entries are accepted (one per secret during a rotation); unknown entries are ignored.
+ */
+export function verifyPushSignature(
+  secret: string,
+  header: string,
+  body: string,
+  nowSeconds: number,
+  toleranceSeconds: number = DEFAULT_TOLERANCE_SECONDS,
+): boolean {
+  if (typeof header !== 'string' || header.length > MAX_HEADER_LENGTH) return false;
+  if (!Number.isFinite(nowSeconds) || !(toleranceSeconds >= 0)) return false;
+  let t: number | undefined;
+  const candidates: Buffer[] = [];
+  for (const part of header.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) return false;
+    const name = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (name === 't') {
+      if (t !== undefined || !T_RE.test(value)) return false;
+      t = Number(value);
+    } else if (name === 'v1') {
+      if (!V1_RE.test(value)) return false;
+      candidates.push(Buffer.from(value, 'hex'));
+    }
+  }
+  if (t === undefined || candidates.length === 0) return false;
+  if (Math.abs(nowSeconds - t) > toleranceSeconds) return false;
+  const expected = mac(secret, t, body);
+  let ok = false;
+  // Compare against every candidate (no early exit) in constant time per candidate.
+  for (const c of candidates) ok = timingSafeEqual(c, expected) || ok;
+  return ok;
+}
