@@ -88,3 +88,15 @@ export async function rotateSignedPreKeys(store: RedisSignalStore): Promise<Uplo
   await store.setMarker('rotated-at', Math.floor(Date.now() / 1000));
   return { xmlns: 'encrypt', op: 'upload', skey, kyber };
 }
+
+/**
+ * A complete upload for an existing identity (after a delist the hub has dropped the user's keys,
+ * spec 10): the same identity and registration id, fresh signed prekeys and one-time prekeys.
+ */
+export async function reuploadAccount(store: RedisSignalStore, opts: { preKeys: number; kyberPreKeys: number }): Promise<UploadQuery> {
+  const identityKey = await store.identities.getIdentityKey();
+  const registration = await store.identities.getLocalRegistrationId();
+  const rotated = await rotateSignedPreKeys(store);
+  const batch = await newPreKeys(store, identityKey, opts.preKeys, opts.kyberPreKeys);
+  return { ...rotated, registration, identity: identityKey.getPublicKey().serialize(), ...batch };
+}

@@ -1,0 +1,172 @@
+// The core the adapters talk to (adapters/contract.ts CoreApi): accepts provider users' messages
+// into the outbox, reports statuses and notices to the adapter that serves each user, and routes
+// the hub's inbound traffic to it. Built by main.ts from the parts below; holds no state of its own
+// beyond the connector table.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Connector, CoreApi, InboundMessage, MessageStatus, Notice, OutboundMessage } from '../adapters/contract.ts';
+import type { Keyring } from './crypto/keyring.ts';
+import { PeerLock } from './crypto/peer-lock.ts';
+import { SignalEdge } from './crypto/signal-edge.ts';
+import { Accounts } from './delivery/accounts.ts';
+import { DeviceDirectory } from './delivery/devices.ts';
+import { InboundHandler } from './delivery/inbound.ts';
+import { OutboundDelivery } from './delivery/outbound-worker.ts';
+import { Outbox } from './delivery/outbox.ts';
+import { StatusLog } from './delivery/status-log.ts';
+import type { SessionManager } from './hub/sessions.ts';
+import type { HubConnection, InboundStanza } from './hub/connection.ts';
+import { formatAddress, parseAddress } from './protocol/index.ts';
+
+export class SubmitError extends Error {
+  override readonly name = 'SubmitError';
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+export interface CoreOptions {
+  redis: Redis;
+  keyring: Keyring;
+  prefix: string;
+  providerId: string;
+  sessions: SessionManager;
+  maxTextBytes: number;
+  maxAttempts: number;
+  backoff: { base: number; max: number };
+  concurrency: number;
+  preKeys: number;
+  logger: Logger;
+}
+
+export class Core implements CoreApi {
+  readonly providerId: string;
+  readonly outbox: Outbox;
+  readonly statusLog: StatusLog;
+  readonly accounts: Accounts;
+  readonly outbound: OutboundDelivery;
+  readonly inbound: InboundHandler;
+  readonly #connectors = new Map<string, Connector>();
+  readonly #o: CoreOptions;
+
+  constructor(o: CoreOptions) {
+    this.#o = o;
+    this.providerId = o.providerId;
+    const edge = new SignalEdge(new PeerLock(o.redis, o.prefix));
+    const devices = new DeviceDirectory(o.redis, o.prefix);
+    this.statusLog = new StatusLog(o.redis, o.prefix);
+    this.outbox = new Outbox(o.redis, o.keyring, o.prefix, this.statusLog);
+    this.accounts = new Accounts({ redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, preKeys: o.preKeys, logger: o.logger });
+    this.outbound = new OutboundDelivery({
+      redis: o.redis, prefix: o.prefix, keyring: o.keyring, outbox: this.outbox, devices, sessions: o.sessions, edge,
+      concurrency: o.concurrency, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
+      onStatus: (s) => this.#status(s),
+    });
+    this.inbound = new InboundHandler({
+      redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, edge, accounts: this.accounts, devices,
+      outbox: this.outbox, statusLog: this.statusLog, logger: o.logger,
+      deliver: (user, m) => this.#deliver(user, m),
+      onStatus: (_user, s) => this.#status(s),
+      onNotice: (user, n) => this.#notice(user, n),
+    });
+  }
+
+  /** The session manager's inbound callback. */
+  onInbound = (conn: HubConnection, s: InboundStanza): void => this.inbound.handle(conn, s);
+
+  register(c: Connector): void {
+    this.#connectors.set(c.id, c);
+    c.init(this);
+  }
+
+  async start(): Promise<void> {
+    this.inbound.start();
+    await this.outbound.start();
+  }
+
+  async close(): Promise<void> {
+    await this.outbound.close();
+    await this.inbound.close();
+  }
+
+  userAddress(local: string): string {
+    const a = formatAddress({ kind: 'provider-user', local, provider: this.providerId });
+    if (parseAddress(a)?.kind !== 'provider-user') throw new SubmitError('from', 'must be 1–64 of [a-z0-9._=-]');
+    return a;
+  }
+
+  async submit(adapterId: string, m: OutboundMessage): Promise<{ messageId: string; duplicate: boolean }> {
+    let user: string;
+    try {
+      user = this.userAddress(m.from);
+    } catch {
+      throw new SubmitError('from', 'must be a provider user id: 1–64 of [a-z0-9._=-]');
+    }
+    if (parseAddress(m.to)?.kind !== 'hub-user') throw new SubmitError('to', 'must be a hub user address such as 447700900123@hub');
+    if (m.text === undefined || m.text.length === 0) throw new SubmitError('text', 'is required (media arrives with a later version)');
+    if (Buffer.byteLength(m.text, 'utf8') > this.#o.maxTextBytes) throw new SubmitError('text', `is longer than ${this.#o.maxTextBytes} bytes`);
+    if (!(await this.accounts.isEnabled(user))) throw new SubmitError('from', 'has not opted in to third-party chats');
+    const { media: _media, ...message } = m;
+    const r = await this.outbox.submit({ adapterId, idempotencyKey: m.idempotencyKey, user, peer: m.to, from: m.from, message });
+    if (!r.duplicate && r.head) await this.outbound.kick({ user, peer: m.to, id: r.id });
+    return { messageId: r.id, duplicate: r.duplicate };
+  }
+
+  async statuses(adapterId: string, keyOrId: string): Promise<MessageStatus[] | undefined> {
+    const mapped = await this.#o.redis.get(this.outbox.idemKey(adapterId, keyOrId));
+    const id = mapped ? (mapped.split('|')[1] as string) : keyOrId;
+    const h = await this.statusLog.history(id);
+    return h.length > 0 ? h : undefined;
+  }
+
+  async setInterop(adapterId: string, local: string, enabled: boolean): Promise<void> {
+    const user = this.userAddress(local);
+    await (enabled ? this.accounts.enable(user) : this.accounts.disable(user));
+    await this.#o.redis.hset(`${this.#o.prefix}:adapter-of`, user, adapterId);
+  }
+
+  async lookup(local: string, phone: string): Promise<string | undefined> {
+    const conn = await this.#o.sessions.get(this.userAddress(local));
+    try {
+      const r = await conn.iq({ xmlns: 'directory', op: 'lookup', phone }, 'get');
+      return r.op === 'lookup' ? r.jid : undefined;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async markRead(local: string, peer: string, ids: string[], type: 'read' | 'played'): Promise<void> {
+    const [first, ...rest] = ids;
+    if (first === undefined) return;
+    const conn = await this.#o.sessions.get(this.userAddress(local));
+    await conn.sendReceipt({ kind: 'receipt', id: first, to: peer, type, t: Math.floor(Date.now() / 1000), ...(rest.length ? { list: rest } : {}) });
+  }
+
+  async #connectorOf(user: string): Promise<Connector | undefined> {
+    const id = await this.#o.redis.hget(`${this.#o.prefix}:adapter-of`, user);
+    return (id ? this.#connectors.get(id) : undefined) ?? this.#connectors.values().next().value;
+  }
+
+  async #deliver(user: string, m: InboundMessage): Promise<void> {
+    const c = await this.#connectorOf(user);
+    if (!c) throw new Error(`no adapter serves ${user}`);
+    await c.deliver({ ...m, to: m.to.split('@')[0] as string });
+  }
+
+  #status(s: MessageStatus): void {
+    void (async () => {
+      const user = this.userAddress(s.from);
+      const c = await this.#connectorOf(user);
+      await c?.status(s);
+    })().catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message }, 'status not handed to the adapter'));
+  }
+
+  #notice(user: string, n: Notice): void {
+    void (async () => (await this.#connectorOf(user))?.notice(n))().catch((err: unknown) =>
+      this.#o.logger.warn({ err: (err as Error).message }, 'notice not handed to the adapter'),
+    );
+  }
+}

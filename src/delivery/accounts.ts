@@ -1,0 +1,67 @@
+// Opt-in of provider users (spec 10): enabling creates (or re-uploads) the user's Signal identity
+// and prekeys (spec 7.1) and enlists the user; disabling delists it. Also keeps one-time prekeys
+// topped up when the hub says they run low (spec 8 `encrypt`). The opt-in state is kept in Redis
+// so that every replica refuses messages from users who have not opted in.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createAccount, replenishPreKeys, reuploadAccount } from '../crypto/account.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import { RedisSignalStore } from '../crypto/redis-signal-store.ts';
+import type { HubConnection } from '../hub/connection.ts';
+import type { SessionManager } from '../hub/sessions.ts';
+
+export interface AccountsOptions {
+  redis: Redis;
+  keyring: Keyring;
+  prefix: string;
+  sessions: SessionManager;
+  /** One-time EC and Kyber prekeys kept on the hub (issue: 100 of each). */
+  preKeys: number;
+  logger: Logger;
+}
+
+export class Accounts {
+  readonly #o: AccountsOptions;
+  constructor(o: AccountsOptions) {
+    this.#o = o;
+  }
+
+  store(user: string): RedisSignalStore {
+    return new RedisSignalStore(this.#o.redis, this.#o.keyring, this.#o.prefix, user);
+  }
+
+  #key(): string {
+    return `${this.#o.prefix}:interop`;
+  }
+
+  async isEnabled(user: string): Promise<boolean> {
+    return (await this.#o.redis.hget(this.#key(), user)) === 'enabled';
+  }
+
+  async enable(user: string): Promise<void> {
+    const conn = await this.#o.sessions.get(user);
+    const store = this.store(user);
+    const n = { preKeys: this.#o.preKeys, kyberPreKeys: this.#o.preKeys };
+    const upload = (await store.hasAccount()) ? await reuploadAccount(store, n) : await createAccount(store, n);
+    await conn.iq(upload, 'set');
+    await conn.iq({ xmlns: 'interop', op: 'enlist' }, 'set');
+    await this.#o.redis.hset(this.#key(), user, 'enabled');
+    this.#o.logger.info({ user }, 'provider user opted in');
+  }
+
+  async disable(user: string): Promise<void> {
+    const conn = await this.#o.sessions.get(user);
+    await conn.iq({ xmlns: 'interop', op: 'delist' }, 'set');
+    await this.#o.redis.hset(this.#key(), user, 'disabled');
+    this.#o.logger.info({ user }, 'provider user opted out');
+  }
+
+  /** Tops one-time prekeys back up to the target given what the hub says is left. */
+  async replenish(conn: HubConnection, left: { value: number; kyber: number }): Promise<void> {
+    const ec = Math.max(0, this.#o.preKeys - left.value);
+    const kyber = Math.max(0, this.#o.preKeys - left.kyber);
+    if (ec === 0 && kyber === 0) return;
+    await conn.iq(await replenishPreKeys(this.store(conn.user), ec, kyber), 'set');
+    this.#o.logger.debug({ user: conn.user, ec, kyber }, 'uploaded one-time prekeys');
+  }
+}

@@ -1,0 +1,52 @@
+// Turns one outbound record into a HIP/1 `<message>` for every current device of the recipient
+// (spec 4): content document with padding (spec 11), sessions started from fetched bundles where
+// missing (spec 7.2), one Signal ciphertext per device under the per-peer lock, and the dhash.
+import type { HubConnection } from '../hub/connection.ts';
+import type { RedisSignalStore } from '../crypto/redis-signal-store.ts';
+import type { SignalEdge } from '../crypto/signal-edge.ts';
+import { computeDhash, encodeContent, type Content, type DeviceList, type OutgoingMessage } from '../protocol/index.ts';
+import { deviceAddresses } from './devices.ts';
+import type { OutboundRecord } from './outbox.ts';
+
+export class NoDevicesError extends Error {
+  override readonly name = 'NoDevicesError';
+}
+
+export function contentOf(r: OutboundRecord): Content {
+  return {
+    id: r.id,
+    t: r.t,
+    ...(r.message.text !== undefined ? { text: r.message.text } : {}),
+    ...(r.message.replyTo ? { reply: { to: r.message.replyTo.id, sender: r.message.replyTo.sender } } : {}),
+  };
+}
+
+/** Starts sessions with every device in `jids` that has none, from one bundle fetch. */
+export async function ensureSessions(conn: HubConnection, edge: SignalEdge, store: RedisSignalStore, local: string, jids: string[]): Promise<void> {
+  const missing: string[] = [];
+  for (const jid of jids) if (!(await edge.hasSession(store, jid))) missing.push(jid);
+  if (missing.length === 0) return;
+  const r = await conn.iq({ xmlns: 'encrypt', op: 'fetch', jids: missing }, 'get');
+  if (r.op !== 'bundles') throw new Error(`unexpected answer to a bundle fetch: ${r.op}`);
+  for (const u of r.users) {
+    if ('error' in u) throw new NoDevicesError(`no bundle for ${u.jid}: ${u.error.code} ${u.error.reason}`);
+    await edge.startSession(store, local, u.jid, u.bundle);
+  }
+}
+
+export async function encryptMessage(
+  conn: HubConnection,
+  edge: SignalEdge,
+  store: RedisSignalStore,
+  local: string,
+  r: OutboundRecord,
+  devices: DeviceList,
+): Promise<OutgoingMessage> {
+  const jids = deviceAddresses(devices);
+  if (jids.length === 0) throw new NoDevicesError(`${devices.jid} has no devices`);
+  await ensureSessions(conn, edge, store, local, jids);
+  const plaintext = encodeContent(contentOf(r));
+  const participants = [];
+  for (const jid of jids) participants.push({ jid, enc: { v: 1 as const, ...(await edge.encrypt(store, local, jid, plaintext)) } });
+  return { kind: 'message', id: r.id, to: r.peer, type: 'text', t: r.t, dhash: computeDhash(jids), participants };
+}

@@ -1,0 +1,212 @@
+// What the hub pushes on a provider user's session: messages (spec 5), receipts about the user's
+// messages (spec 6), notifications (spec 8). Messages are decrypted, stored durably (sealed), and
+// only then acked to the hub; the adapter gets them from the inbound queue, after which a delivery
+// receipt goes back to the hub. Deduplicated by (from, id). An undecryptable message is acked,
+// answered with a retry receipt (spec 6.2) and reported to the provider user.
+import { createHash } from 'node:crypto';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { InboundMessage, MessageStatus, Notice } from '../../adapters/contract.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import type { SignalEdge } from '../crypto/signal-edge.ts';
+import type { HubConnection, InboundStanza } from '../hub/connection.ts';
+import type { SessionManager } from '../hub/sessions.ts';
+import { decodeContent, deviceAddress, userOf, type IncomingMessage, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
+import type { Accounts } from './accounts.ts';
+import type { DeviceDirectory } from './devices.ts';
+import type { Outbox } from './outbox.ts';
+import type { StatusLog } from './status-log.ts';
+
+const KEEP_S = 7 * 24 * 3600;
+
+export interface InboundOptions {
+  redis: Redis;
+  keyring: Keyring;
+  prefix: string;
+  sessions: SessionManager;
+  edge: SignalEdge;
+  accounts: Accounts;
+  devices: DeviceDirectory;
+  outbox: Outbox;
+  statusLog: StatusLog;
+  /** Hands a message to the adapter serving `user`; resolves once the provider accepted it. */
+  deliver: (user: string, m: InboundMessage) => Promise<void>;
+  onStatus: (user: string, s: MessageStatus) => void;
+  onNotice: (user: string, n: Notice) => void;
+  logger: Logger;
+}
+
+interface InboundJob {
+  user: string;
+  key: string;
+}
+
+export class InboundHandler {
+  readonly #o: InboundOptions;
+  readonly queue: Queue<InboundJob>;
+  readonly #worker: Worker<InboundJob>;
+  /** Stanzas of one session are handled in arrival order. */
+  readonly #chains = new WeakMap<HubConnection, Promise<void>>();
+
+  constructor(o: InboundOptions) {
+    this.#o = o;
+    this.queue = new Queue<InboundJob>('inbound', {
+      connection: o.redis.duplicate({ maxRetriesPerRequest: null }),
+      prefix: `${o.prefix}:bull`,
+      defaultJobOptions: { attempts: 50, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: { age: KEEP_S } },
+    });
+    this.#worker = new Worker<InboundJob>('inbound', (job) => this.#toAdapter(job), {
+      connection: o.redis.duplicate({ maxRetriesPerRequest: null }),
+      prefix: `${o.prefix}:bull`,
+      concurrency: 16,
+      autorun: false,
+    });
+    this.#worker.on('error', (err) => o.logger.warn({ err: err.message }, 'inbound worker error'));
+  }
+
+  start(): void {
+    void this.#worker.run();
+  }
+
+  async close(): Promise<void> {
+    await this.#worker.close();
+    await this.queue.close();
+  }
+
+  /** Entry point from the session manager. */
+  handle(conn: HubConnection, s: InboundStanza): void {
+    const prev = this.#chains.get(conn) ?? Promise.resolve();
+    const next = prev.then(() => this.#one(conn, s)).catch((err: unknown) => {
+      // Not acked: the hub redelivers it on the next session (spec 5).
+      this.#o.logger.warn({ user: conn.user, kind: s.kind, err: (err as Error).message }, 'inbound stanza not handled');
+    });
+    this.#chains.set(conn, next);
+  }
+
+  async #one(conn: HubConnection, s: InboundStanza): Promise<void> {
+    switch (s.kind) {
+      case 'message':
+        if ('from' in s) return this.#message(conn, s);
+        return;
+      case 'receipt':
+        return this.#receipt(conn, s);
+      case 'notification':
+        return this.#notification(conn, s);
+      default:
+        return;
+    }
+  }
+
+  #recordKey(user: string, from: string, id: string): string {
+    return `${this.#o.prefix}:in:{${user}}:${createHash('sha256').update(`${from}|${id}`).digest('base64url')}`;
+  }
+
+  async #message(conn: HubConnection, m: IncomingMessage): Promise<void> {
+    const user = conn.user;
+    const key = this.#recordKey(user, m.from, m.id);
+    const ack = () => conn.send({ kind: 'ack', class: 'message', id: m.id, to: m.from });
+    const state = await this.#o.redis.hget(key, 'state');
+    if (state !== null) {
+      if (state === 'stored') await this.queue.add('deliver', { user, key }, { jobId: key.replace(/:/g, '_') });
+      return ack();
+    }
+    let content;
+    try {
+      const store = this.#o.accounts.store(user);
+      const plain = await this.#o.edge.decrypt(store, deviceAddress(user, 1), m.participant, m.enc);
+      content = decodeContent(plain);
+    } catch (err) {
+      this.#o.logger.warn({ user, from: m.participant, id: m.id, err: (err as Error).message }, 'undecryptable message; asking for a retry');
+      ack();
+      const count = await this.#o.redis.incr(`${key}:retry`);
+      await this.#o.redis.expire(`${key}:retry`, KEEP_S);
+      if (count <= 5) {
+        const registration = await this.#o.accounts.store(user).identities.getLocalRegistrationId();
+        conn.send({ kind: 'receipt', id: m.id, to: m.from, participant: m.participant, type: 'retry', retry: { count, t: m.t }, registration });
+      }
+      this.#o.onNotice(user, { kind: 'undecryptable', user, peer: m.from, messageId: m.id });
+      return;
+    }
+    if (content.id !== m.id) return ack(); // relabelled on the way: drop (spec 5, 11)
+    const message: InboundMessage = {
+      id: m.id,
+      from: m.from,
+      fromDevice: m.participant,
+      to: user,
+      t: content.t,
+      offline: m.offline === true,
+      ...(content.text !== undefined ? { text: content.text } : {}),
+      ...(content.reply ? { replyTo: { id: content.reply.to, sender: content.reply.sender } } : {}),
+      ...(content.fallbacks ? { fallbacks: content.fallbacks.map((f) => ({ feature: f.for, text: f.text })) } : {}),
+    };
+    await this.#o.redis
+      .multi()
+      .hset(key, { state: 'stored', data: this.#o.keyring.seal(Buffer.from(JSON.stringify(message)), `${key}|data`) })
+      .expire(key, KEEP_S)
+      .exec();
+    await this.queue.add('deliver', { user, key }, { jobId: key.replace(/:/g, '_') });
+    ack();
+  }
+
+  async #toAdapter(job: Job<InboundJob>): Promise<void> {
+    const { user, key } = job.data;
+    const [state, data] = await this.#o.redis.hmgetBuffer(key, 'state', 'data');
+    if (!data || state?.toString() !== 'stored') return;
+    const m = JSON.parse(this.#o.keyring.open(data, `${key}|data`).toString('utf8')) as InboundMessage;
+    await this.#o.deliver(user, m);
+    await this.#o.redis.multi().hset(key, 'state', 'delivered').hdel(key, 'data').exec();
+    try {
+      const conn = await this.#o.sessions.get(user);
+      await conn.sendReceipt({ kind: 'receipt', id: m.id, to: m.from, type: 'delivery', t: Math.floor(Date.now() / 1000) });
+    } catch (err) {
+      this.#o.logger.debug({ user, id: m.id, err: (err as Error).message }, 'delivery receipt not sent');
+    }
+  }
+
+  async #receipt(conn: HubConnection, r: ReceiptStanza): Promise<void> {
+    const user = conn.user;
+    conn.send({ kind: 'ack', class: 'receipt', id: r.id, type: r.type, ...(r.from ? { from: r.from } : {}), ...(r.participant ? { participant: r.participant } : {}) });
+    if (r.type === 'retry' || !r.from) return; // retry receipts for our messages: see docs (resend)
+    for (const id of [r.id, ...(r.list ?? [])]) {
+      const loaded = await this.#o.outbox.load(user, id);
+      if (!loaded) continue;
+      const s: MessageStatus = {
+        messageId: id,
+        idempotencyKey: loaded.record.idempotencyKey,
+        from: loaded.record.from,
+        to: r.from,
+        state: r.type === 'delivery' ? 'delivered' : r.type,
+        at: Date.now(),
+        ...(r.participant ? { device: r.participant } : {}),
+      };
+      await this.#o.statusLog.append(s);
+      this.#o.onStatus(user, s);
+    }
+  }
+
+  async #notification(conn: HubConnection, n: NotificationStanza): Promise<void> {
+    const user = conn.user;
+    switch (n.type) {
+      case 'encrypt':
+        await this.#o.accounts.replenish(conn, n.count);
+        break;
+      case 'identity': {
+        const dropped = await this.#o.accounts.store(user).dropSessionsOf((name) => userOf(name) === n.from);
+        this.#o.logger.info({ user, peer: n.from, dropped }, 'contact identity changed');
+        this.#o.onNotice(user, { kind: 'safety-number-changed', user, peer: n.from, held: false });
+        break;
+      }
+      case 'devices':
+        await this.#o.devices.invalidate(n.from);
+        break;
+      case 'interop':
+        this.#o.onNotice(user, { kind: 'interop-changed', user, peer: n.from, enabled: n.state === 'enabled' });
+        break;
+      case 'providers':
+        for (const p of n.providers) this.#o.onNotice(user, { kind: 'provider-enrolled', user, provider: p });
+        break;
+    }
+    conn.send({ kind: 'ack', class: 'notification', id: n.id });
+  }
+}

@@ -1,0 +1,207 @@
+// Works the heads of the conversation lanes (outbox.ts) with BullMQ: one job per message, job id =
+// message id (so adding it twice is harmless), one lane head at a time so each conversation stays
+// in order while different conversations run concurrently. Ack outcomes follow spec 4's table:
+// 409 re-encrypt for the new devices under the same id, 401 reopen, 403 not-enlisted enlist,
+// 429 wait `retry-after` without spending an attempt, 5xx back off, other 4xx fail permanently.
+// A lost ack is answered by resending the stored frame byte for byte (spec 4 idempotence).
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { MessageStatus } from '../../adapters/contract.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import { RedisSignalStore } from '../crypto/redis-signal-store.ts';
+import type { SignalEdge } from '../crypto/signal-edge.ts';
+import type { HubConnection } from '../hub/connection.ts';
+import type { SessionManager } from '../hub/sessions.ts';
+import { buildStanza, deviceAddress, type AckStanza } from '../protocol/index.ts';
+import type { DeviceDirectory } from './devices.ts';
+import { encryptMessage, NoDevicesError } from './encrypt-message.ts';
+import type { Outbox, OutboundRecord } from './outbox.ts';
+
+export interface OutboundJob {
+  user: string;
+  peer: string;
+  id: string;
+}
+
+export interface OutboundWorkerOptions {
+  redis: Redis;
+  prefix: string;
+  keyring: Keyring;
+  outbox: Outbox;
+  devices: DeviceDirectory;
+  sessions: SessionManager;
+  edge: SignalEdge;
+  concurrency: number;
+  maxAttempts: number;
+  backoff: { base: number; max: number };
+  onStatus: (s: MessageStatus) => void;
+  logger: Logger;
+}
+
+/** Permanent failure with a reason the sender sees (spec 4: 400/403/404/406/413). */
+class PermanentFailure extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+const REASON_TEXT: Record<string, string> = {
+  'not-opted-in': 'The recipient cannot be reached from this app (not opted in to third-party chats).',
+  blocked: 'The recipient has blocked this sender.',
+  'no-such-user': 'The hub does not know this sender; opt in again.',
+  'too-large': 'The message is too large for the hub.',
+  'unsupported-in-interop': 'The hub does not carry this kind of message.',
+  'bad-request': 'The hub refused the message as malformed.',
+  'id-reused': 'The hub refused the message id as reused.',
+  'no-devices': 'The recipient has no devices to deliver to.',
+  expired: 'The hub could not be reached in time; the message may not have been delivered.',
+};
+
+export class OutboundDelivery {
+  readonly queue: Queue<OutboundJob>;
+  readonly #worker: Worker<OutboundJob>;
+  readonly #o: OutboundWorkerOptions;
+
+  constructor(o: OutboundWorkerOptions) {
+    this.#o = o;
+    const connection = o.redis.duplicate({ maxRetriesPerRequest: null });
+    this.queue = new Queue<OutboundJob>('outbound', {
+      connection,
+      prefix: `${o.prefix}:bull`,
+      defaultJobOptions: {
+        attempts: o.maxAttempts,
+        backoff: { type: 'jittered' },
+        removeOnComplete: true,
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
+    });
+    this.#worker = new Worker<OutboundJob>('outbound', (job, token) => this.#process(job, token), {
+      connection: o.redis.duplicate({ maxRetriesPerRequest: null }),
+      prefix: `${o.prefix}:bull`,
+      concurrency: o.concurrency,
+      autorun: false,
+      settings: {
+        backoffStrategy: (attemptsMade: number) => Math.round(Math.random() * Math.min(o.backoff.max, o.backoff.base * 2 ** Math.max(0, attemptsMade - 1))),
+      },
+    });
+    this.#worker.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.#exhausted(job.data, err);
+    });
+    this.#worker.on('error', (err) => o.logger.warn({ err: err.message }, 'outbound worker error'));
+  }
+
+  /** Starts working, after re-queueing the head of every lane (a restart picks up where it was). */
+  async start(): Promise<void> {
+    await this.sweep();
+    void this.#worker.run();
+  }
+
+  /** Makes sure every non-empty lane's head has a job; finalizes heads whose job has failed. */
+  async sweep(): Promise<void> {
+    for (const h of await this.#o.outbox.laneHeads()) {
+      const job = await this.queue.getJob(h.id);
+      if (job && (await job.getState()) === 'failed') await this.#exhausted(h, new Error(job.failedReason));
+      else await this.kick(h);
+    }
+  }
+
+  kick(j: OutboundJob): Promise<unknown> {
+    return this.queue.add('send', j, { jobId: j.id });
+  }
+
+  async close(): Promise<void> {
+    await this.#worker.close();
+    await this.queue.close();
+  }
+
+  async #process(job: Job<OutboundJob>, token: string | undefined): Promise<void> {
+    const { user, peer, id } = job.data;
+    const loaded = await this.#o.outbox.load(user, id);
+    if (!loaded || loaded.state !== 'queued') {
+      const next = await this.#o.outbox.advance(user, peer, id);
+      if (next) await this.kick({ user, peer, id: next });
+      return;
+    }
+    await this.#o.outbox.countAttempt(user, id);
+    try {
+      const ack = await this.#attempt(user, loaded.record, loaded.frame);
+      if (ack.error === 429) {
+        await job.moveToDelayed(Date.now() + Math.max(1, ack.retryAfter ?? 1) * 1000, token);
+        throw new DelayedError();
+      }
+      const next = await this.#o.outbox.finish(user, peer, id, 'sent', this.#status(loaded.record, id, 'sent'));
+      this.#o.onStatus(this.#status(loaded.record, id, 'sent'));
+      if (next) await this.kick({ user, peer, id: next });
+    } catch (err) {
+      if (!(err instanceof PermanentFailure)) throw err;
+      await this.#fail(job.data, loaded.record, err.reason, true);
+    }
+  }
+
+  /** One delivery attempt; resolves with a positive ack (or a 429 to wait on), throws otherwise. */
+  async #attempt(user: string, r: OutboundRecord, storedFrame: string | undefined): Promise<AckStanza> {
+    const conn = await this.#o.sessions.get(user);
+    let frame = storedFrame;
+    for (let round = 0; round < 4; round++) {
+      if (frame === undefined) frame = await this.#build(conn, user, r);
+      const ack = await conn.sendMessage({ id: r.id, frame });
+      if (ack.error === undefined || ack.error === 429) return ack;
+      switch (ack.reason) {
+        case 'stale-devices':
+          if (ack.devices) await this.#o.devices.set(ack.devices);
+          else await this.#o.devices.invalidate(r.peer);
+          await this.#o.outbox.dropFrame(user, r.id);
+          frame = undefined;
+          continue;
+        case 'not-enlisted':
+          await conn.iq({ xmlns: 'interop', op: 'enlist' }, 'set');
+          continue;
+        case 'not-authorized':
+          this.#o.sessions.close(user);
+          throw new Error('hub session no longer valid; reopening');
+        default:
+          if (ack.error >= 500) throw new Error(`hub answered ${ack.error} ${ack.reason ?? ''}`);
+          throw new PermanentFailure(ack.reason ?? String(ack.error), `hub refused the message: ${ack.error} ${ack.reason ?? ''}`);
+      }
+    }
+    throw new Error('device list kept changing; will retry');
+  }
+
+  async #build(conn: HubConnection, user: string, r: OutboundRecord): Promise<string> {
+    const store = new RedisSignalStore(this.#o.redis, this.#o.keyring, this.#o.prefix, user);
+    const local = deviceAddress(user, 1);
+    try {
+      const msg = await encryptMessage(conn, this.#o.edge, store, local, r, await this.#o.devices.get(conn, r.peer));
+      const frame = buildStanza(msg);
+      await this.#o.outbox.saveFrame(user, r.id, frame);
+      return frame;
+    } catch (err) {
+      if (err instanceof NoDevicesError) throw new PermanentFailure('no-devices', err.message);
+      const iqErr = err as { code?: number; reason?: string };
+      if (iqErr.code === 404) throw new PermanentFailure('not-opted-in', `recipient not reachable: ${iqErr.reason ?? ''}`);
+      throw err;
+    }
+  }
+
+  async #exhausted(j: OutboundJob, err: Error): Promise<void> {
+    const loaded = await this.#o.outbox.load(j.user, j.id);
+    if (!loaded || loaded.state !== 'queued') return;
+    this.#o.logger.warn({ id: j.id, err: err.message }, 'outbound message failed after its last attempt');
+    // An attempt may have reached the hub with its ack lost: the failure is not certain.
+    await this.#fail(j, loaded.record, 'expired', loaded.frame === undefined);
+  }
+
+  async #fail(j: OutboundJob, r: OutboundRecord, reason: string, certain: boolean): Promise<void> {
+    const s = { ...this.#status(r, j.id, 'failed'), reason, message: REASON_TEXT[reason] ?? reason, certain };
+    const next = await this.#o.outbox.finish(j.user, j.peer, j.id, 'failed', s);
+    this.#o.onStatus(s);
+    if (next) await this.kick({ user: j.user, peer: j.peer, id: next });
+  }
+
+  #status(r: OutboundRecord | undefined, id: string, state: MessageStatus['state']): MessageStatus {
+    return { messageId: id, idempotencyKey: r?.idempotencyKey ?? '', from: r?.from ?? '', to: r?.peer ?? '', state, at: Date.now() };
+  }
+}

@@ -1,0 +1,189 @@
+// Durable outbound messages. A provider's message is written once, sealed (AES-256-GCM, see
+// crypto/keyring.ts), into its record and appended to its conversation's lane (a Redis list per
+// provider user and hub user) in one MULTI, so it is either wholly accepted or not at all. The
+// lane orders the conversation: only its head is worked on (outbound-worker.ts).
+//
+// Idempotence: the provider's key maps to the message id with SET NX for 7 days; a repeat answers
+// the same id. A crash between that SET and the record's write leaves a key without a record; the
+// repeat then writes the record under the id the key already names.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { MessageStatus, OutboundMessage } from '../../adapters/contract.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import { newId } from '../protocol/index.ts';
+import type { StatusLog } from './status-log.ts';
+
+const IDEMPOTENCE_S = 7 * 24 * 3600;
+/** Sent messages are kept this long to answer retry receipts (spec 6.2: at least 24 h). */
+export const SENT_RETENTION_S = 24 * 3600;
+
+/** What is sealed in the record: the message as the adapter gave it, plus its stamp. */
+export interface OutboundRecord {
+  id: string;
+  adapterId: string;
+  idempotencyKey: string;
+  /** Provider user address (`alice@birdy.interop`) and hub user address. */
+  user: string;
+  peer: string;
+  /** Local id as the adapter named the sender. */
+  from: string;
+  t: number;
+  message: Omit<OutboundMessage, 'media'> & { media?: undefined };
+}
+
+export type OutboundState = 'queued' | 'sent' | 'failed';
+
+export class Outbox {
+  readonly #redis: Redis;
+  readonly #ring: Keyring;
+  readonly #p: string;
+  readonly #status: StatusLog;
+
+  constructor(redis: Redis, ring: Keyring, prefix: string, status: StatusLog) {
+    this.#redis = redis;
+    this.#ring = ring;
+    this.#p = prefix;
+    this.#status = status;
+  }
+
+  recordKey(user: string, id: string): string {
+    return `${this.#p}:out:{${user}}:${id}`;
+  }
+  laneKey(user: string, peer: string): string {
+    return `${this.#p}:lane:{${user}}:${peer}`;
+  }
+  get lanesKey(): string {
+    return `${this.#p}:lanes`;
+  }
+  idemKey(adapterId: string, key: string): string {
+    return `${this.#p}:idem:${adapterId}:${createHash('sha256').update(key).digest('base64url')}`;
+  }
+
+  /** Accepts a message durably; the caller then makes sure the lane is being worked on. */
+  async submit(r: Omit<OutboundRecord, 'id' | 't'>): Promise<{ id: string; duplicate: boolean; head: boolean }> {
+    const idem = this.idemKey(r.adapterId, r.idempotencyKey);
+    let id = newId();
+    if ((await this.#redis.set(idem, `${r.user}|${id}`, 'EX', IDEMPOTENCE_S, 'NX')) !== 'OK') {
+      const existing = await this.#redis.get(idem);
+      const [user, prior] = (existing ?? '').split('|');
+      if (user && prior && (await this.#redis.exists(this.recordKey(user, prior)))) return { id: prior, duplicate: true, head: false };
+      if (!prior) return this.submit(r); // expired in between: start over
+      id = prior; // the key was taken but the record never written (crash): write it now
+    }
+    const record: OutboundRecord = { ...r, id, t: Math.floor(Date.now() / 1000) };
+    const key = this.recordKey(r.user, id);
+    const lane = this.laneKey(r.user, r.peer);
+    const m = this.#redis.multi();
+    m.hset(key, {
+      data: this.#ring.seal(Buffer.from(JSON.stringify(record)), `${key}|data`),
+      state: 'queued',
+      attempts: 0,
+    });
+    m.expire(key, IDEMPOTENCE_S);
+    m.rpush(lane, id);
+    m.sadd(this.lanesKey, `${r.user}|${r.peer}`);
+    m.lindex(lane, 0);
+    const status: MessageStatus = { messageId: id, idempotencyKey: r.idempotencyKey, from: r.from, to: r.peer, state: 'queued', at: Date.now() };
+    this.#status.append(status, m);
+    const res = await m.exec();
+    const head = res?.[4]?.[1] === id;
+    return { id, duplicate: false, head };
+  }
+
+  async load(user: string, id: string): Promise<{ record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined> {
+    const key = this.recordKey(user, id);
+    const [data, state, frame, attempts] = await this.#redis.hmgetBuffer(key, 'data', 'state', 'frame', 'attempts');
+    if (!data) return undefined;
+    const record = JSON.parse(this.#ring.open(data, `${key}|data`).toString('utf8')) as OutboundRecord;
+    return {
+      record,
+      state: (state?.toString() ?? 'queued') as OutboundState,
+      ...(frame ? { frame: this.#ring.open(frame, `${key}|frame`).toString('utf8') } : {}),
+      attempts: Number(attempts?.toString() ?? 0),
+    };
+  }
+
+  /** Stores the built stanza before its first send (spec 4: a lost ack is answered by resending it). */
+  async saveFrame(user: string, id: string, frame: string): Promise<void> {
+    const key = this.recordKey(user, id);
+    await this.#redis.hset(key, 'frame', this.#ring.seal(Buffer.from(frame, 'utf8'), `${key}|frame`));
+  }
+
+  /** After a 409 the id is unused again (spec 4): the next attempt re-encrypts. */
+  async dropFrame(user: string, id: string): Promise<void> {
+    await this.#redis.hdel(this.recordKey(user, id), 'frame');
+  }
+
+  async countAttempt(user: string, id: string): Promise<number> {
+    return this.#redis.hincrby(this.recordKey(user, id), 'attempts', 1);
+  }
+
+  /**
+   * Final outcome: the record keeps its sealed content for 24 h (retry receipts), the lane moves
+   * on. Returns the next message id of the lane, if any. Idempotent: only pops if `id` is the head.
+   */
+  async finish(user: string, peer: string, id: string, state: 'sent' | 'failed', status: MessageStatus): Promise<string | undefined> {
+    const key = this.recordKey(user, id);
+    const m = this.#redis.multi();
+    m.hset(key, 'state', state);
+    m.expire(key, state === 'sent' ? SENT_RETENTION_S : IDEMPOTENCE_S);
+    this.#status.append(status, m);
+    m.eval(POP_IF_HEAD, 1, this.laneKey(user, peer), id);
+    if (state === 'failed') m.zadd(`${this.#p}:dead`, Date.now(), `${user}|${peer}|${id}`);
+    const res = await m.exec();
+    const next = res?.[res.length - (state === 'failed' ? 2 : 1)]?.[1];
+    return typeof next === 'string' ? next : undefined;
+  }
+
+  /** Moves the lane past `id` if it is still the head (a finished message seen again); the next id. */
+  async advance(user: string, peer: string, id: string): Promise<string | undefined> {
+    const next = await this.#redis.eval(POP_IF_HEAD, 1, this.laneKey(user, peer), id);
+    return typeof next === 'string' ? next : undefined;
+  }
+
+  /** The head of every non-empty lane (start-up and periodic sweep); empty lanes are forgotten. */
+  async laneHeads(): Promise<Array<{ user: string; peer: string; id: string }>> {
+    const heads: Array<{ user: string; peer: string; id: string }> = [];
+    for (const lane of await this.#redis.smembers(this.lanesKey)) {
+      const [user, peer] = lane.split('|') as [string, string];
+      const head = (await this.#redis.eval(HEAD_OR_FORGET, 2, this.laneKey(user, peer), this.lanesKey, lane)) as string | null;
+      if (head) heads.push({ user, peer, id: head });
+    }
+    return heads;
+  }
+
+  async deadLetters(limit = 100): Promise<Array<{ user: string; peer: string; id: string; at: number }>> {
+    const rows = await this.#redis.zrange(`${this.#p}:dead`, 0, limit - 1, 'WITHSCORES');
+    const out = [];
+    for (let i = 0; i < rows.length; i += 2) {
+      const [user, peer, id] = (rows[i] as string).split('|') as [string, string, string];
+      out.push({ user, peer, id, at: Number(rows[i + 1]) });
+    }
+    return out;
+  }
+
+  /** Puts a dead-lettered message back at the end of its lane; returns whether it is the head. */
+  async replay(user: string, peer: string, id: string): Promise<boolean> {
+    const key = this.recordKey(user, id);
+    if ((await this.#redis.zscore(`${this.#p}:dead`, `${user}|${peer}|${id}`)) === null) {
+      throw new Error(`${id} is not a dead letter of ${user} → ${peer}`);
+    }
+    const m = this.#redis.multi();
+    m.zrem(`${this.#p}:dead`, `${user}|${peer}|${id}`);
+    m.hset(key, { state: 'queued', attempts: 0 });
+    m.hdel(key, 'frame');
+    m.expire(key, IDEMPOTENCE_S);
+    m.rpush(this.laneKey(user, peer), id);
+    m.sadd(this.lanesKey, `${user}|${peer}`);
+    m.lindex(this.laneKey(user, peer), 0);
+    const res = await m.exec();
+    return res?.[6]?.[1] === id;
+  }
+}
+
+const POP_IF_HEAD = `if redis.call('lindex', KEYS[1], 0) == ARGV[1] then redis.call('lpop', KEYS[1]) end
+return redis.call('lindex', KEYS[1], 0)`;
+
+const HEAD_OR_FORGET = `local head = redis.call('lindex', KEYS[1], 0)
+if not head then redis.call('srem', KEYS[2], ARGV[1]) end
+return head`;
