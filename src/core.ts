@@ -37,6 +37,7 @@ export interface CoreOptions {
   maxAttempts: number;
   backoff: { base: number; max: number };
   concurrency: number;
+  ackTimeoutMs: number;
   preKeys: number;
   logger: Logger;
 }
@@ -61,7 +62,7 @@ export class Core implements CoreApi {
     this.accounts = new Accounts({ redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, preKeys: o.preKeys, logger: o.logger });
     this.outbound = new OutboundDelivery({
       redis: o.redis, prefix: o.prefix, keyring: o.keyring, outbox: this.outbox, devices, sessions: o.sessions, edge,
-      concurrency: o.concurrency, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
+      concurrency: o.concurrency, ackTimeoutMs: o.ackTimeoutMs, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
       onStatus: (s) => this.#status(s),
     });
     this.inbound = new InboundHandler({

@@ -249,6 +249,13 @@ export class RedisSignalStore {
     return fields.length;
   }
 
+  /** Forgets the stored identities of a peer's devices, so the next bundle is trusted anew. */
+  async forgetIdentitiesOf(peerUser: (name: string) => boolean): Promise<number> {
+    const fields = (await this.#h.identities.fields()).filter((f) => peerUser(f.slice(0, f.lastIndexOf('.'))));
+    await this.#h.identities.del(...fields);
+    return fields.length;
+  }
+
   /** The Redis keys this store uses (for key rotation and deletion on opt-out). */
   redisKeys(): string[] {
     return Object.values(this.#h).map((x) => x.key);

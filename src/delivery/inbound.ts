@@ -192,7 +192,13 @@ export class InboundHandler {
         await this.#o.accounts.replenish(conn, n.count);
         break;
       case 'identity': {
-        const dropped = await this.#o.accounts.store(user).dropSessionsOf((name) => userOf(name) === n.from);
+        // Policy "continue" (the default): the provider user is told the safety number changed, the
+        // old sessions and trusted identities go, and the next bundle is trusted on first use.
+        const store = this.#o.accounts.store(user);
+        const ofPeer = (name: string) => userOf(name) === n.from;
+        const dropped = await store.dropSessionsOf(ofPeer);
+        await store.forgetIdentitiesOf(ofPeer);
+        await this.#o.devices.invalidate(n.from);
         this.#o.logger.info({ user, peer: n.from, dropped }, 'contact identity changed');
         this.#o.onNotice(user, { kind: 'safety-number-changed', user, peer: n.from, held: false });
         break;

@@ -33,6 +33,8 @@ export interface OutboundWorkerOptions {
   sessions: SessionManager;
   edge: SignalEdge;
   concurrency: number;
+  /** How long to wait for the hub's server ack before resending the stored frame. */
+  ackTimeoutMs: number;
   maxAttempts: number;
   backoff: { base: number; max: number };
   onStatus: (s: MessageStatus) => void;
@@ -62,6 +64,8 @@ const REASON_TEXT: Record<string, string> = {
 
 export class OutboundDelivery {
   readonly queue: Queue<OutboundJob>;
+  /** What happened on the way, for metrics and tests. */
+  readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0 };
   readonly #worker: Worker<OutboundJob>;
   readonly #o: OutboundWorkerOptions;
 
@@ -129,6 +133,7 @@ export class OutboundDelivery {
     try {
       const ack = await this.#attempt(user, loaded.record, loaded.frame);
       if (ack.error === 429) {
+        this.counters.rateLimited++;
         await job.moveToDelayed(Date.now() + Math.max(1, ack.retryAfter ?? 1) * 1000, token);
         throw new DelayedError();
       }
@@ -147,16 +152,19 @@ export class OutboundDelivery {
     let frame = storedFrame;
     for (let round = 0; round < 4; round++) {
       if (frame === undefined) frame = await this.#build(conn, user, r);
-      const ack = await conn.sendMessage({ id: r.id, frame });
+      else this.counters.storedFrameResends++;
+      const ack = await conn.sendMessage({ id: r.id, frame }, this.#o.ackTimeoutMs);
       if (ack.error === undefined || ack.error === 429) return ack;
       switch (ack.reason) {
         case 'stale-devices':
+          this.counters.staleDevices++;
           if (ack.devices) await this.#o.devices.set(ack.devices);
           else await this.#o.devices.invalidate(r.peer);
           await this.#o.outbox.dropFrame(user, r.id);
           frame = undefined;
           continue;
         case 'not-enlisted':
+          this.counters.enlisted++;
           await conn.iq({ xmlns: 'interop', op: 'enlist' }, 'set');
           continue;
         case 'not-authorized':

@@ -1,0 +1,82 @@
+// The ack table of spec 4 as the outbound worker applies it, driven through the mock hub's faults.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceDirectory } from '../../src/delivery/devices.ts';
+import { computeDhash } from '../../src/protocol/index.ts';
+import { harness, until } from './harness.ts';
+
+type Inbox = { messages: Array<{ id: string; device: number; decrypted: boolean; content?: { text?: string } }> };
+const ADA = '447700900123@hub';
+let h: Awaited<ReturnType<typeof harness>>;
+let n = 0;
+
+beforeAll(async () => {
+  h = await harness({ users: [{ phone: '+447700900123', name: 'Ada', devices: [0, 3], script: { echo: false, receipts: false, read: false, delay_ms: 0 } }] });
+  await h.core.setInterop('rec', 'alice', true);
+});
+afterAll(() => h.close());
+
+const inbox = async () => ((await h.control('GET', `/users/${ADA}/inbox`)).body as unknown as Inbox).messages;
+async function send(text: string) {
+  return (await h.core.submit('rec', { idempotencyKey: `ae-${n++}`, from: 'alice', to: ADA, text })).messageId;
+}
+const sent = (id: string) => until(() => h.connector.statuses.find((s) => s.messageId === id && s.state === 'sent'), 20_000, `sent ${id}`);
+
+describe('ack errors (spec 4)', () => {
+  it('429: waits retry-after without spending attempts, then delivers once', async () => {
+    await h.control('PUT', '/faults', { error: { rate: 1, code: 429, retry_after: 1 } });
+    const id = await send('after a rate limit');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(h.connector.statuses.some((s) => s.messageId === id && s.state !== 'queued')).toBe(false);
+    await h.control('DELETE', '/faults');
+    await sent(id);
+    expect(h.core.outbound.counters.rateLimited).toBeGreaterThan(0);
+    expect((await inbox()).filter((m) => m.id === id)).toHaveLength(2);
+  });
+
+  it('5xx: backs off and retries until the hub recovers', async () => {
+    await h.control('PUT', '/faults', { error: { rate: 1, code: 503 } });
+    const id = await send('after an outage');
+    await new Promise((r) => setTimeout(r, 400));
+    await h.control('DELETE', '/faults');
+    await sent(id);
+    expect((await inbox()).filter((m) => m.id === id)).toHaveLength(2);
+  });
+
+  it('a lost ack is answered by resending the stored frame; the hub delivers it once', async () => {
+    await h.control('PUT', '/faults', { drop_acks_rate: 1 });
+    const id = await send('ack lost on the way');
+    await new Promise((r) => setTimeout(r, 1300));
+    await h.control('DELETE', '/faults');
+    await sent(id);
+    expect(h.core.outbound.counters.storedFrameResends).toBeGreaterThan(0);
+    const got = (await inbox()).filter((m) => m.id === id);
+    expect(got.map((m) => m.device).sort()).toEqual([0, 3]);
+  });
+
+  it('409: re-encrypts for the new device list under the same id', async () => {
+    const first = await send('before the new device');
+    await sent(first);
+    const devices = new DeviceDirectory(h.redis, h.prefix);
+    const added = (await h.control('POST', `/users/${ADA}/devices`, {})).body as { device: number };
+    // This replica missed the devices notification: its cached list is the old one.
+    await new Promise((r) => setTimeout(r, 200));
+    await devices.set({ jid: ADA, devices: [0, 3], dhash: computeDhash([`447700900123:0@hub`, `447700900123:3@hub`]) });
+    const stale = h.core.outbound.counters.staleDevices;
+    const id = await send('after the new device');
+    await sent(id);
+    expect(h.core.outbound.counters.staleDevices).toBe(stale + 1);
+    const got = (await inbox()).filter((m) => m.id === id);
+    expect(got.map((m) => m.device).sort((a, b) => a - b)).toEqual([0, 3, added.device].sort((a, b) => a - b));
+    expect(got.every((m) => m.decrypted && m.content?.text === 'after the new device')).toBe(true);
+  });
+
+  it('a hub user resets its identity: the sender is told, and the next message reaches the new identity', async () => {
+    await h.control('POST', `/users/${ADA}/identity`, {});
+    await until(() => h.connector.notices.find((x) => x.kind === 'safety-number-changed' && x.peer === ADA), 10_000, 'notice');
+    const id = await send('after the safety number changed');
+    await sent(id);
+    const got = (await inbox()).filter((m) => m.id === id);
+    expect(got.length).toBeGreaterThanOrEqual(2);
+    expect(got.every((m) => m.decrypted && m.content?.text === 'after the safety number changed')).toBe(true);
+  });
+});
