@@ -1,0 +1,306 @@
+// The simulated hub users. Every device is a SimDevice (a real libsignal client). A device that
+// gets an `enc` decrypts it (serialized per device), decodes the content (spec 11; content whose id
+// differs from the stanza's is dropped), fetches and verifies media through the proxy, records
+// the result in the user's inbox, and follows the user's script: delivery receipts from that
+// device, then — once per message and user, after delay_ms — a read receipt and an echo reply.
+// An undecryptable enc is answered with a retry receipt (count 1, then with <keys> from count 2,
+// never beyond 5; spec 6.2). What a user sends is kept 24 h to answer a provider client's retry
+// receipts by re-encrypting the same plaintext after a fresh session from a new bundle.
+import type { Logger } from 'pino';
+import { MEDIA_KINDS, decodeContent, deviceAddress, encodeContent, newId, parseAddress, userOf } from '../protocol/index.ts';
+import type { Content, Enc, KeyBundle, MediaKind, MessageType, ReceiptStanza, ReceiptType, Stanza } from '../protocol/index.ts';
+import type { Directory, HubUser, Script, ThirdParty } from './directory.ts';
+import { MediaError, decryptMedia, fetchCapped } from './media.ts';
+import type { MediaStore } from './media.ts';
+import { BoundedList, summarize } from './sim-inbox.ts';
+import type { InboxEntry, ReceivedReceipt } from './sim-inbox.ts';
+import { SimDevice } from './sim-device.ts';
+import { SentStore, SerialChains, composeContent, encryptFor, hubMessage } from './sim-support.ts';
+import type { OutgoingMedia, SentRecord } from './sim-support.ts';
+import type { Counters } from './stats.ts';
+import type { Timers } from './timers.ts';
+
+export interface SimEnv {
+  directory: Directory;
+  timers: Timers;
+  logger: Logger;
+  media: MediaStore;
+  mediaUrl(token: string): string;
+  maxMediaBytes(kind: MediaKind): number;
+  signal: AbortSignal;
+  counters: Counters;
+  /** Routes a stanza to a provider user (faults gate, mailbox, push). */
+  toProvider(user: string, stanza: Stanza): void;
+  /** Hands a provider user's bundle to a hub user: consumes one-time keys, makes them contacts. */
+  providerBundle(hubUser: string, providerUser: string): KeyBundle | undefined;
+}
+
+/** An enc routed to one hub device. */
+export interface RoutedEnc {
+  id: string;
+  from: string;
+  participant: string;
+  type: MessageType;
+  t: number;
+  enc: Enc;
+  sentAtMs: number;
+  offline: boolean;
+}
+
+export interface SendRequest {
+  to: string;
+  text?: string;
+  media?: OutgoingMedia;
+  reply_to?: string;
+  from_device?: number;
+}
+
+export type SimResult<T> = ({ ok: true } & T) | { ok: false; status: 400 | 403 | 404 | 413; error: string; field?: string };
+
+/** Spec 6.2: stop after count 5. */
+const MAX_RETRY = 5;
+const MAX_LIST = 10_000;
+/** A simulated device tops up its one-time prekeys when fewer than this are left. */
+const REFILL_BELOW = 5;
+
+export class SimUsers {
+  readonly #env: SimEnv;
+  readonly #devices = new Map<string, SimDevice>();
+  readonly #inbox = new Map<string, BoundedList<InboxEntry>>();
+  readonly #receipts = new Map<string, BoundedList<ReceivedReceipt>>();
+  readonly #sent = new SentStore();
+  readonly #chains: SerialChains;
+  readonly #handled = new Map<string, Set<string>>();
+  readonly #retryCounts = new Map<string, number>();
+
+  constructor(env: SimEnv) {
+    this.#env = env;
+    this.#chains = new SerialChains(env.logger);
+  }
+
+  async createUser(u: { digits: string; name?: string; devices: number[]; thirdParty: ThirdParty; script: Script }): Promise<HubUser> {
+    const devices = await Promise.all(u.devices.map((n) => SimDevice.create(deviceAddress(`${u.digits}@hub`, n))));
+    const user = this.#env.directory.addHubUser({ digits: u.digits, name: u.name, devices: u.devices, thirdParty: u.thirdParty, script: u.script });
+    for (const d of devices) this.#devices.set(d.address, d);
+    return user;
+  }
+
+  device(user: HubUser, n: number): SimDevice | undefined {
+    return user.devices.includes(n) ? this.#devices.get(deviceAddress(user.jid, n)) : undefined;
+  }
+
+  async addDevice(user: HubUser, n: number): Promise<void> {
+    const d = await SimDevice.create(deviceAddress(user.jid, n));
+    this.#env.directory.addDevice(user, n);
+    this.#devices.set(d.address, d);
+  }
+
+  removeDevice(user: HubUser, n: number): void {
+    this.#env.directory.removeDevice(user, n);
+    this.#devices.delete(deviceAddress(user.jid, n));
+  }
+
+  async resetIdentity(user: HubUser, n?: number): Promise<void> {
+    const ns = n === undefined ? user.devices : [n];
+    await Promise.all(ns.map((d) => this.device(user, d)?.resetIdentity()));
+  }
+
+  /** A bundle of a hub device for a provider client's fetch (spec 7.2); tops up one-time keys. */
+  takeBundle(user: HubUser, n: number): KeyBundle | undefined {
+    const d = this.device(user, n);
+    if (d === undefined) return undefined;
+    const b = d.takeBundle();
+    const c = d.preKeyCounts();
+    if (c.ec < REFILL_BELOW || c.kyber < REFILL_BELOW) d.addPreKeys(c.ec < REFILL_BELOW ? 20 : 0, c.kyber < REFILL_BELOW ? 20 : 0);
+    return b;
+  }
+
+  /** Spec 8 identity notification, as a phone handles it: drop the sessions with that peer. */
+  async peerIdentityChanged(providerUser: string): Promise<void> {
+    const peer = deviceAddress(providerUser, 1);
+    for (const jid of this.#env.directory.hubContactsOf(providerUser)) {
+      const u = this.#env.directory.hubUser(jid);
+      if (u === undefined) continue;
+      await Promise.all(u.devices.map((n) => this.device(u, n)?.dropSession(peer)));
+    }
+  }
+
+  /** Hands an enc to one device; processed in order per device. */
+  deliver(user: HubUser, n: number, m: RoutedEnc): void {
+    this.#chains.run(deviceAddress(user.jid, n), () => this.#receive(user, n, m));
+  }
+
+  inbox(jid: string): InboxEntry[] {
+    return this.#inbox.get(jid)?.items ?? [];
+  }
+
+  clearInbox(jid: string): number {
+    return this.#inbox.get(jid)?.clear() ?? 0;
+  }
+
+  receipts(jid: string): ReceivedReceipt[] {
+    return this.#receipts.get(jid)?.items ?? [];
+  }
+
+  recordReceipt(jid: string, r: ReceivedReceipt): void {
+    list(this.#receipts, jid).push(r);
+  }
+
+  /** Resolves when every device has processed what it was given (tests, close). */
+  async idle(): Promise<void> {
+    await this.#chains.idle();
+  }
+
+  /** POST /control/users/{jid}/send: the user writes to a provider user from one of its devices. */
+  async send(user: HubUser, req: SendRequest): Promise<SimResult<{ id: string }>> {
+    const { directory } = this.#env;
+    const addr = parseAddress(req.to);
+    if (addr?.kind !== 'provider-user') return { ok: false, status: 400, error: 'not a provider user address', field: 'to' };
+    const pu = directory.reachableProviderUser(req.to);
+    if (pu === undefined) return { ok: false, status: 404, error: 'no-such-user', field: 'to' };
+    if (!directory.reachable(user, pu.provider)) return { ok: false, status: 403, error: 'not-opted-in', field: 'to' };
+    if (directory.isBlocked(user, req.to, pu.provider)) return { ok: false, status: 403, error: 'blocked', field: 'to' };
+    const n = req.from_device ?? user.devices[0];
+    const dev = n === undefined ? undefined : this.device(user, n);
+    if (dev === undefined || n === undefined) return { ok: false, status: 400, error: 'no such device', field: 'from_device' };
+    if (req.text === undefined && req.media === undefined) return { ok: false, status: 400, error: 'text or media is required', field: 'text' };
+    const id = newId();
+    const t = Math.floor(Date.now() / 1000);
+    if (req.media !== undefined) {
+      if (!MEDIA_KINDS.includes(req.media.kind)) return { ok: false, status: 400, error: 'unknown media kind', field: 'media.kind' };
+      if (req.media.data.length > this.#env.maxMediaBytes(req.media.kind)) return { ok: false, status: 413, error: 'too-large', field: 'media.data' };
+    }
+    const content = composeContent(id, t, req.to, req, this.#env.media, (token) => this.#env.mediaUrl(token));
+    const plaintext = encodeContent(content);
+    const mediatype = req.media?.kind;
+    const rec: SentRecord = { to: req.to, device: n, plaintext, type: mediatype === undefined ? 'text' : 'media', mediatype, t, atMs: Date.now() };
+    const enc = await this.#chains.run(dev.address, () => encryptFor(dev, req.to, plaintext, () => this.#env.providerBundle(user.jid, req.to), false));
+    if (enc === undefined) return { ok: false, status: 404, error: 'no-such-user', field: 'to' };
+    this.#sent.keep(user.jid, id, rec);
+    directory.addContact(user.jid, req.to);
+    this.#env.counters.messages_accepted += 1;
+    this.#env.toProvider(req.to, hubMessage(user.jid, dev.address, id, rec, enc));
+    return { ok: true, id };
+  }
+
+  /** POST /control/users/{jid}/receipts: one receipt stanza (with `<list>` for several ids). */
+  sendReceipts(user: HubUser, to: string, ids: string[], type: Exclude<ReceiptType, 'retry'>): SimResult<{ sent: number }> {
+    const pu = this.#env.directory.reachableProviderUser(to);
+    if (pu === undefined) return { ok: false, status: 404, error: 'no-such-user', field: 'to' };
+    const n = user.devices[0];
+    const [first, ...rest] = ids;
+    if (n === undefined || first === undefined) return { ok: false, status: 400, error: 'ids must not be empty', field: 'ids' };
+    const r: ReceiptStanza = { kind: 'receipt', id: first, from: user.jid, participant: deviceAddress(user.jid, n), type, t: nowS() };
+    if (rest.length > 0) r.list = rest;
+    this.#env.toProvider(to, r);
+    return { ok: true, sent: ids.length };
+  }
+
+  /** A provider client's retry receipt about a message of this user (spec 6.2). */
+  answerRetry(user: HubUser, from: string, r: ReceiptStanza): void {
+    const rec = this.#sent.get(user.jid, r.id);
+    const count = r.retry?.count ?? 1;
+    if (rec === undefined || rec.to !== from || count < 1 || count > MAX_RETRY) return;
+    let n = rec.device;
+    const p = r.participant === undefined ? undefined : parseAddress(r.participant);
+    if (p?.kind === 'hub-device' && `${p.phone}@hub` === user.jid) n = p.device;
+    const dev = this.device(user, n);
+    if (dev === undefined) return;
+    this.#chains.run(dev.address, async () => {
+      const enc = await encryptFor(dev, from, rec.plaintext, () => r.keys ?? this.#env.providerBundle(user.jid, from), true);
+      if (enc === undefined) return;
+      const s = hubMessage(user.jid, dev.address, r.id, rec, enc);
+      s.enc.count = count;
+      this.#env.toProvider(from, s);
+    });
+  }
+
+  async #receive(user: HubUser, n: number, m: RoutedEnc): Promise<void> {
+    const dev = this.device(user, n);
+    const entry: InboxEntry = {
+      id: m.id, from: userOf(m.participant), participant: m.participant, device: n, t: m.t,
+      received_at_ms: 0, sent_at_ms: m.sentAtMs, offline: m.offline, decrypted: false,
+      ...(m.enc.count === undefined ? {} : { count: m.enc.count }),
+    };
+    const record = (): void => {
+      entry.received_at_ms = Date.now();
+      list(this.#inbox, user.jid).push(entry);
+    };
+    if (dev === undefined) {
+      entry.error = 'no-such-device';
+      return record();
+    }
+    let content: Content;
+    try {
+      content = decodeContent(await dev.decrypt(m.participant, m.enc));
+    } catch (err) {
+      entry.error = err instanceof Error ? `${err.name}: ${err.message}` : 'undecryptable';
+      record();
+      return this.#askRetry(user, dev, m);
+    }
+    entry.decrypted = true;
+    this.#retryCounts.delete(`${dev.address}|${m.from}|${m.id}`);
+    if (content.id !== m.id) {
+      // spec 5/11: acked (by the hub) and dropped, no delivery receipt, no retry receipt
+      entry.error = 'content-id-mismatch';
+      return record();
+    }
+    entry.content = summarize(content);
+    if (content.media !== undefined) {
+      try {
+        const limit = this.#env.maxMediaBytes(content.media.kind) + 16;
+        decryptMedia(content.media, await fetchCapped(content.media.url, limit, this.#env.signal));
+      } catch (err) {
+        entry.error = `media: ${err instanceof MediaError ? err.message : 'failed'}`;
+      }
+    }
+    record();
+    this.#afterReceive(user, dev, n, m, content);
+  }
+
+  #afterReceive(user: HubUser, dev: SimDevice, n: number, m: RoutedEnc, content: Content): void {
+    const { script } = user;
+    if (script.receipts) this.#env.toProvider(m.from, { kind: 'receipt', id: m.id, from: user.jid, participant: dev.address, type: 'delivery', t: nowS() });
+    const handled = this.#handled.get(user.jid) ?? new Set<string>();
+    this.#handled.set(user.jid, handled);
+    const key = `${m.from}|${m.id}`;
+    if (handled.has(key) || (!script.read && !script.echo)) return;
+    handled.add(key);
+    if (handled.size > MAX_LIST) handled.delete(handled.values().next().value ?? '');
+    const act = async (): Promise<void> => {
+      if (script.read) this.#env.toProvider(m.from, { kind: 'receipt', id: m.id, from: user.jid, participant: dev.address, type: 'read', t: nowS() });
+      const text = content.text ?? (content.media === undefined ? undefined : `[${content.media.kind} ${content.media.size} bytes]`);
+      if (script.echo && text !== undefined) {
+        const r = await this.send(user, { to: m.from, text: `echo: ${text}`, from_device: n });
+        if (!r.ok) this.#env.logger.debug({ user: user.jid, error: r.error }, 'echo not sent');
+      }
+    };
+    if (script.delay_ms > 0) this.#env.timers.after(script.delay_ms, act, (err) => this.#env.logger.warn({ err }, 'scripted action failed'));
+    else void act().catch((err: unknown) => this.#env.logger.warn({ err }, 'scripted action failed'));
+  }
+
+  /** Spec 6.2: count 1, then with a fresh bundle in <keys> from count 2 on; never beyond 5. */
+  #askRetry(user: HubUser, dev: SimDevice, m: RoutedEnc): void {
+    const k = `${dev.address}|${m.from}|${m.id}`;
+    const count = (this.#retryCounts.get(k) ?? 0) + 1;
+    if (count > MAX_RETRY) return;
+    this.#retryCounts.set(k, count);
+    const r: ReceiptStanza = {
+      kind: 'receipt', id: m.id, from: user.jid, participant: dev.address, type: 'retry', t: nowS(),
+      retry: { count, t: m.t }, registration: dev.registrationId,
+    };
+    if (count >= 2) r.keys = dev.takeBundle();
+    this.#env.toProvider(m.from, r);
+  }
+}
+
+function list<T>(m: Map<string, BoundedList<T>>, jid: string): BoundedList<T> {
+  let l = m.get(jid);
+  if (l === undefined) {
+    l = new BoundedList<T>(MAX_LIST);
+    m.set(jid, l);
+  }
+  return l;
+}
+
+const nowS = (): number => Math.floor(Date.now() / 1000);
