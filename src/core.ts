@@ -38,6 +38,7 @@ export interface CoreOptions {
   backoff: { base: number; max: number };
   concurrency: number;
   ackTimeoutMs: number;
+  maxQueueAgeMs: number;
   preKeys: number;
   logger: Logger;
 }
@@ -62,7 +63,7 @@ export class Core implements CoreApi {
     this.accounts = new Accounts({ redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, preKeys: o.preKeys, logger: o.logger });
     this.outbound = new OutboundDelivery({
       redis: o.redis, prefix: o.prefix, keyring: o.keyring, outbox: this.outbox, devices, sessions: o.sessions, edge,
-      concurrency: o.concurrency, ackTimeoutMs: o.ackTimeoutMs, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
+      concurrency: o.concurrency, ackTimeoutMs: o.ackTimeoutMs, maxQueueAgeMs: o.maxQueueAgeMs, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
       onStatus: (s) => this.#status(s),
     });
     this.inbound = new InboundHandler({

@@ -11,7 +11,7 @@ import type { MessageStatus } from '../../adapters/contract.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import { RedisSignalStore } from '../crypto/redis-signal-store.ts';
 import type { SignalEdge } from '../crypto/signal-edge.ts';
-import type { HubConnection } from '../hub/connection.ts';
+import { HubSessionError, HubTimeoutError, type HubConnection } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
 import { buildStanza, deviceAddress, type AckStanza } from '../protocol/index.ts';
 import type { DeviceDirectory } from './devices.ts';
@@ -33,6 +33,8 @@ export interface OutboundWorkerOptions {
   sessions: SessionManager;
   edge: SignalEdge;
   concurrency: number;
+  /** A message the hub could not take for this long fails as expired (hub unreachable). */
+  maxQueueAgeMs: number;
   /** How long to wait for the hub's server ack before resending the stored frame. */
   ackTimeoutMs: number;
   maxAttempts: number;
@@ -65,7 +67,7 @@ const REASON_TEXT: Record<string, string> = {
 export class OutboundDelivery {
   readonly queue: Queue<OutboundJob>;
   /** What happened on the way, for metrics and tests. */
-  readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0 };
+  readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0, hubUnavailable: 0 };
   readonly #worker: Worker<OutboundJob>;
   readonly #o: OutboundWorkerOptions;
 
@@ -130,8 +132,23 @@ export class OutboundDelivery {
       return;
     }
     await this.#o.outbox.countAttempt(user, id);
+    if (Date.now() - loaded.record.t * 1000 > this.#o.maxQueueAgeMs) {
+      await this.#fail(job.data, loaded.record, 'expired', loaded.frame === undefined);
+      return;
+    }
     try {
-      const ack = await this.#attempt(user, loaded.record, loaded.frame);
+      let conn: HubConnection;
+      try {
+        conn = await this.#o.sessions.get(user);
+      } catch (err) {
+        if (!(err instanceof HubSessionError || err instanceof HubTimeoutError)) throw err;
+        // The hub is unreachable or refusing sessions: wait (the session manager backs off)
+        // without spending one of the message's attempts.
+        this.counters.hubUnavailable++;
+        await job.moveToDelayed(Date.now() + Math.min(this.#o.backoff.max, this.#o.backoff.base * 2), token);
+        throw new DelayedError();
+      }
+      const ack = await this.#attempt(conn, user, loaded.record, loaded.frame);
       if (ack.error === 429) {
         this.counters.rateLimited++;
         await job.moveToDelayed(Date.now() + Math.max(1, ack.retryAfter ?? 1) * 1000, token);
@@ -147,8 +164,7 @@ export class OutboundDelivery {
   }
 
   /** One delivery attempt; resolves with a positive ack (or a 429 to wait on), throws otherwise. */
-  async #attempt(user: string, r: OutboundRecord, storedFrame: string | undefined): Promise<AckStanza> {
-    const conn = await this.#o.sessions.get(user);
+  async #attempt(conn: HubConnection, user: string, r: OutboundRecord, storedFrame: string | undefined): Promise<AckStanza> {
     let frame = storedFrame;
     for (let round = 0; round < 4; round++) {
       if (frame === undefined) frame = await this.#build(conn, user, r);

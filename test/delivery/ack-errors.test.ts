@@ -79,4 +79,17 @@ describe('ack errors (spec 4)', () => {
     expect(got.length).toBeGreaterThanOrEqual(2);
     expect(got.every((m) => m.decrypted && m.content?.text === 'after the safety number changed')).toBe(true);
   });
+
+  it('hub outage: sessions refused for a while, every message delivered afterwards, none twice', async () => {
+    h.sessions.close('alice@birdy.interop');
+    await h.control('PUT', '/faults', { refuse_sessions_for_s: 3 });
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await send(`during the outage ${i}`));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(h.connector.statuses.some((s) => ids.includes(s.messageId) && s.state !== 'queued')).toBe(false);
+    for (const id of ids) await sent(id);
+    expect(h.core.outbound.counters.hubUnavailable).toBeGreaterThan(0);
+    const got = (await inbox()).filter((m) => ids.includes(m.id) && m.device === 0);
+    expect(got.map((m) => m.content?.text)).toEqual(ids.map((_, i) => `during the outage ${i}`));
+  });
 });

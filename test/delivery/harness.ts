@@ -68,7 +68,7 @@ export async function harness(hubConfig: Partial<MockHubConfigInput> = {}) {
   });
   const core = new Core({
     redis, keyring: new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1'), prefix, providerId: 'birdy', sessions,
-    maxTextBytes: 65_536, maxAttempts: 5, backoff: { base: 100, max: 1000 }, concurrency: 8, ackTimeoutMs: 1000, preKeys: 20, logger,
+    maxTextBytes: 65_536, maxAttempts: 5, backoff: { base: 100, max: 1000 }, concurrency: 8, ackTimeoutMs: 1000, maxQueueAgeMs: 3_600_000, preKeys: 20, logger,
   });
   ref.core = core;
   const connector = new RecordingConnector();
