@@ -12,9 +12,10 @@ import type { Keyring } from '../crypto/keyring.ts';
 import type { SignalEdge } from '../crypto/signal-edge.ts';
 import type { HubConnection, InboundStanza } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
-import { decodeContent, deviceAddress, userOf, type IncomingMessage, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
+import { decodeContent, deviceAddress, encodeContent, userOf, type IncomingMessage, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
 import type { Accounts } from './accounts.ts';
 import type { DeviceDirectory } from './devices.ts';
+import { contentOf } from './encrypt-message.ts';
 import type { Outbox } from './outbox.ts';
 import type { StatusLog } from './status-log.ts';
 
@@ -167,7 +168,8 @@ export class InboundHandler {
   async #receipt(conn: HubConnection, r: ReceiptStanza): Promise<void> {
     const user = conn.user;
     conn.send({ kind: 'ack', class: 'receipt', id: r.id, type: r.type, ...(r.from ? { from: r.from } : {}), ...(r.participant ? { participant: r.participant } : {}) });
-    if (r.type === 'retry' || !r.from) return; // retry receipts for our messages: see docs (resend)
+    if (!r.from) return;
+    if (r.type === 'retry') return this.#answerRetry(conn, r);
     for (const id of [r.id, ...(r.list ?? [])]) {
       const loaded = await this.#o.outbox.load(user, id);
       if (!loaded) continue;
@@ -183,6 +185,34 @@ export class InboundHandler {
       await this.#o.statusLog.append(s);
       this.#o.onStatus(user, s);
     }
+  }
+
+  /**
+   * A hub device could not decrypt one of our messages (spec 6.2): start a fresh session with it
+   * (from the bundle in the receipt, else a fetched one), re-encrypt the same content, and resend
+   * to that device only, under the same id, with `count`. Stops after count 5.
+   */
+  async #answerRetry(conn: HubConnection, r: ReceiptStanza): Promise<void> {
+    const count = r.retry?.count ?? 1;
+    if (!r.participant || count > 5) return;
+    const loaded = await this.#o.outbox.load(conn.user, r.id);
+    if (!loaded || loaded.state !== 'sent') return; // older than 24 h, or never sent
+    const store = this.#o.accounts.store(conn.user);
+    const local = deviceAddress(conn.user, 1);
+    let bundle = r.keys;
+    if (!bundle) {
+      const res = await conn.iq({ xmlns: 'encrypt', op: 'fetch', jids: [r.participant] }, 'get');
+      const u = res.op === 'bundles' ? res.users[0] : undefined;
+      if (!u || !('bundle' in u)) return;
+      bundle = u.bundle;
+    }
+    await this.#o.edge.startSession(store, local, r.participant, bundle);
+    const enc = await this.#o.edge.encrypt(store, local, r.participant, encodeContent(contentOf(loaded.record)));
+    const ack = await conn.sendMessage({
+      kind: 'message', id: r.id, to: loaded.record.peer, type: 'text', t: loaded.record.t,
+      participants: [{ jid: r.participant, enc: { v: 1, ...enc, count } }],
+    });
+    this.#o.logger.info({ user: conn.user, id: r.id, device: r.participant, count, error: ack.error }, 'answered a retry receipt');
   }
 
   async #notification(conn: HubConnection, n: NotificationStanza): Promise<void> {

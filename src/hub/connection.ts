@@ -44,7 +44,8 @@ export interface HubConnectionOptions {
   user: string;
   token: string;
   openTimeoutMs?: number;
-  onInbound: (s: InboundStanza) => void;
+  /** Called for each pushed stanza, in order; `conn` is this connection (already usable). */
+  onInbound: (s: InboundStanza, conn: HubConnection) => void;
   onClose?: (code: number, reason: string) => void;
 }
 
@@ -113,7 +114,7 @@ export class HubConnection {
           }
           return;
         }
-        conn.#dispatch(s, o.onInbound);
+        conn.#dispatch(s, (x) => o.onInbound(x, conn));
       });
     });
   }

@@ -76,7 +76,7 @@ export class SessionManager {
         hubUrl: this.#o.hubUrl,
         user,
         token,
-        onInbound: (s) => this.#o.onInbound(conn, s),
+        onInbound: (s, c) => this.#o.onInbound(c, s),
         onClose: (code) => {
           if (e.conn === conn) e.conn = undefined;
           this.#o.logger?.debug({ user, code }, 'hub session closed');

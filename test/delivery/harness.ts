@@ -46,6 +46,17 @@ export async function until<T>(f: () => T | undefined | false, ms = 15_000, what
   }
 }
 
+/** Like until, for an async probe (an HTTP call to the hub's control API…). */
+export async function eventually<T>(f: () => Promise<T | undefined | false>, ms = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function harness(hubConfig: Partial<MockHubConfigInput> = {}) {
   const { redis, prefix, cleanup } = testRedis();
   const { privateKey } = generateKeyPairSync('ed25519');
