@@ -76,8 +76,11 @@ export class Pusher {
     const status = await this.#post(user, target, pending);
     this.#record({ user, pending, status, at_ms: this.#now() });
     if (typeof status === 'number' && status >= 200 && status < 300) {
-      this.#active.delete(user);
       this.#opts.onSent?.(user);
+      // Stanzas stored while this push was in flight were not announced yet: push again.
+      const now = probe();
+      if (now !== undefined && now > pending && !this.#opts.timers.closed) return this.#attempt(user, target, probe, this.#now() + this.#opts.retryForMs, 0);
+      this.#active.delete(user);
       return;
     }
     const base = this.#opts.baseBackoffMs ?? 500;
