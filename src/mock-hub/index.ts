@@ -52,7 +52,7 @@ export async function startMockHub(config: MockHubConfig | MockHubConfigInput, o
   const host = cfg.listen.host === '0.0.0.0' || cfg.listen.host === '::' ? '127.0.0.1' : cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host;
   const url = `http://${host}:${server.port}`;
   core.baseUrl = (cfg.public_url ?? url).replace(/\/$/, '');
-  log.info({ url }, 'mock hub listening');
+  log.debug({ url }, 'mock hub listening');
   let closing: Promise<void> | undefined;
   return {
     url,
