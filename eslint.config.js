@@ -14,7 +14,13 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/adapters/webhook/**', '**/adapters/matrix/**'], message: 'src/ must depend only on adapters/contract.ts' }] }],
+    },
+  },
+  {
+    files: ['src/**'],
+    ignores: ['src/main.ts', 'src/cli/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/adapters/*/**'], message: 'the core depends only on adapters/contract.ts (and the composition root on adapters/registry.ts)' }] }],
     },
   },
   {

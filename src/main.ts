@@ -5,9 +5,14 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CausewayConfig } from './config/schema.ts';
 import { Keyring } from './crypto/keyring.ts';
+import type { Connector } from '../adapters/contract.ts';
+import { adapterKinds } from '../adapters/registry.ts';
+import { Core } from './core.ts';
 import { createApp } from './http/app.ts';
+import { hubPushRoutes } from './http/hub-push.ts';
 import { ProviderKey } from './hub/provider-key.ts';
 import { probeHub } from './hub/reachability.ts';
+import { SessionManager } from './hub/sessions.ts';
 import { createMetrics } from './metrics.ts';
 
 export interface Causeway {
@@ -16,6 +21,9 @@ export interface Causeway {
   redis: Redis;
   keyring: Keyring;
   providerKey: ProviderKey;
+  core: Core;
+  sessions: SessionManager;
+  connectors: Connector[];
   /** Stops taking work, then closes everything within the configured grace period. */
   close(): Promise<void>;
 }
@@ -37,6 +45,41 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   await redis.connect();
 
+  const prefix = config.redis.key_prefix;
+  const ref: { core?: Core } = {};
+  const sessions = new SessionManager({
+    hubUrl: config.hub.url,
+    hubId: config.hub.hub_id,
+    providerId: config.hub.provider_id,
+    key: providerKey,
+    tokenTtlS: config.hub.token_ttl_s,
+    maxOpen: config.hub.session.max_open,
+    idleCloseMs: config.hub.session.idle_close_s * 1000,
+    reconnectMinMs: config.hub.session.reconnect_min_ms,
+    reconnectMaxMs: config.hub.session.reconnect_max_ms,
+    onInbound: (conn, s) => ref.core?.onInbound(conn, s),
+    logger: log.child({ component: 'hub' }),
+  });
+  const core = new Core({
+    redis, keyring, prefix, providerId: config.hub.provider_id, sessions,
+    maxTextBytes: config.limits.max_message_bytes,
+    maxAttempts: Math.max(1, config.limits.max_retry_attempts),
+    backoff: config.limits.retry_backoff_ms,
+    concurrency: 32,
+    ackTimeoutMs: 15_000,
+    maxQueueAgeMs: 24 * 3600 * 1000,
+    preKeys: 100,
+    logger: log.child({ component: 'delivery' }),
+  });
+  ref.core = core;
+  const connectors = config.adapters.map((a) => {
+    const kind = adapterKinds[a.type];
+    if (!kind) throw new Error(`adapters: unknown type ${a.type}`);
+    const c = kind.create({ id: a.id, config: a.config, redis, keyring, prefix, logger: log.child({ adapter: a.id }) });
+    core.register(c);
+    return c;
+  });
+
   const metrics = createMetrics();
   let accepting = true;
   const app = createApp({
@@ -49,6 +92,16 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     ],
     accepting: () => accepting,
   });
+  app.route('/', hubPushRoutes({
+    secret: config.hub.push_secret, toleranceS: config.hub.push_tolerance_s, providerId: config.hub.provider_id, redis, prefix,
+    drain: (user) => void sessions.get(user).catch((err: unknown) => log.warn({ user, err: (err as Error).message }, 'push: session did not open')),
+  }));
+  for (const c of connectors) {
+    const r = c.routes?.();
+    if (r) app.route('/', r);
+  }
+  for (const c of connectors) await c.start();
+  await core.start();
   if (config.metrics.enabled && !config.metrics.token) log.warn('metrics.token is not set: /metrics answers 401 until it is');
 
   const server = await new Promise<ServerType>((resolve) => {
@@ -64,6 +117,9 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     redis,
     keyring,
     providerKey,
+    core,
+    sessions,
+    connectors,
     async close() {
       accepting = false;
       await new Promise<void>((resolve) => {
@@ -74,6 +130,10 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
         });
         if ('closeIdleConnections' in server) server.closeIdleConnections();
       });
+      // Work in flight finishes (BullMQ waits for active jobs); what is not taken stays queued in Redis.
+      await core.close();
+      for (const c of connectors) await c.stop();
+      sessions.stop();
       redis.disconnect();
       log.info('causeway stopped');
     },

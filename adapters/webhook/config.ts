@@ -26,6 +26,17 @@ export const webhookConfigSchema = z
     timeout_ms: z.number().int().positive().max(120_000).default(5000),
     /** Attempts per event before it is dead-lettered (retried with backoff). */
     max_attempts: z.number().int().positive().default(20),
+    /** Delay before retry N is about base·2^(N−1) (with jitter), capped at max. */
+    retry_backoff_ms: z
+      .object({
+        base: z.number().int().positive().default(1000),
+        max: z.number().int().positive().default(300_000),
+      })
+      .strict()
+      .refine((b) => b.max >= b.base, { message: 'max must be >= base', path: ['max'] })
+      .default({ base: 1000, max: 300_000 }),
+    /** Events POSTed at once (to different provider users; one user's events go one at a time). */
+    concurrency: z.number().int().positive().max(256).default(16),
   })
   .strict();
 

@@ -1,0 +1,151 @@
+// The OpenAPI 3.1 document of the webhook adapter's API, generated with zod 4's toJSONSchema from
+// the very schemas that validate requests (schemas.ts) and describe events (events.ts), so it
+// cannot drift from what the routes enforce. Events are listed under `webhooks` (OpenAPI 3.1).
+import { z } from 'zod';
+import { eventSchemas } from './events.ts';
+import { MAX_BODY_BYTES } from './http.ts';
+import {
+  directoryQuery,
+  directoryResult,
+  errorResponse,
+  idempotencyKey,
+  interopBody,
+  interopResult,
+  messageAccepted,
+  messageHistory,
+  messageParams,
+  receiptsAccepted,
+  receiptsBody,
+  sendMessageBody,
+  userParams,
+} from './schemas.ts';
+import { ATTEMPT_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER } from './signature.ts';
+
+type Json = Record<string, unknown>;
+
+/** JSON Schema (draft 2020-12, OpenAPI 3.1's dialect) of a zod schema, as requests (`input`) or responses (`output`) see it. */
+export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Json {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Json;
+  return rest;
+}
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+const jsonContent = (schema: Json): Json => ({ 'application/json': { schema } });
+const reply = (description: string, name?: string): Json => ({ description, ...(name ? { content: jsonContent(ref(name)) } : {}) });
+
+/** Parameters from a strict zod object's shape (each property one parameter). */
+function params(schema: z.ZodType, where: 'query' | 'path'): Json[] {
+  const json = jsonSchemaOf(schema, 'input') as { properties: Record<string, Json>; required?: string[] };
+  return Object.entries(json.properties).map(([name, s]) => {
+    const { description, ...rest } = s;
+    return { name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: rest, ...(description ? { description } : {}) };
+  });
+}
+
+const ERRORS: Json = {
+  '400': reply('Invalid request: each issue names its field (`reply_to.id`, `Idempotency-Key`…). Nothing was queued.', 'Error'),
+  '401': reply('Missing or invalid bearer token.', 'Error'),
+  '503': reply('The sidecar is not ready yet; retry.', 'Error'),
+};
+const BODY_ERRORS: Json = {
+  ...ERRORS,
+  '413': reply(`Body larger than ${MAX_BODY_BYTES} bytes.`, 'Error'),
+  '415': reply('Content-Type is not application/json.', 'Error'),
+};
+
+export function buildOpenApi(prefix: string): Json {
+  const schemas: Json = {
+    SendMessage: jsonSchemaOf(sendMessageBody, 'input'),
+    SetInterop: jsonSchemaOf(interopBody, 'input'),
+    Receipts: jsonSchemaOf(receiptsBody, 'input'),
+    Error: jsonSchemaOf(errorResponse, 'output'),
+    MessageAccepted: jsonSchemaOf(messageAccepted, 'output'),
+    MessageHistory: jsonSchemaOf(messageHistory, 'output'),
+    InteropResult: jsonSchemaOf(interopResult, 'output'),
+    DirectoryResult: jsonSchemaOf(directoryResult, 'output'),
+    ReceiptsAccepted: jsonSchemaOf(receiptsAccepted, 'output'),
+    MessageReceivedEvent: jsonSchemaOf(eventSchemas['message.received'], 'output'),
+    MessageStatusEvent: jsonSchemaOf(eventSchemas['message.status'], 'output'),
+    NoticeEvent: jsonSchemaOf(eventSchemas.notice, 'output'),
+  };
+  const body = (name: string): Json => ({ required: true, content: jsonContent(ref(name)) });
+  const webhook = (name: string, summary: string): Json => ({
+    post: {
+      summary,
+      description: `POSTed to webhook_url, signed with ${SIGNATURE_HEADER}: t=UNIX,v1=hex(HMAC-SHA256(webhook_secret, t + "." + body)). Retried with backoff until a 2xx; deduplicate on event_id.`,
+      parameters: [SIGNATURE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, ATTEMPT_HEADER].map((name) => ({ name, in: 'header', required: true, schema: { type: 'string' } })),
+      requestBody: body(name),
+      responses: { '2XX': { description: 'Acknowledged: the event will not be sent again.' }, default: { description: 'Not acknowledged: retried with backoff.' } },
+    },
+  });
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Causeway webhook adapter API',
+      version: '1',
+      description: 'The generic provider API of Causeway: send messages to hub users, follow their status, opt users in, look up numbers, send read receipts. Events come back as signed webhooks.',
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      [`${prefix}/messages`]: {
+        post: {
+          operationId: 'sendMessage',
+          summary: 'Queue a message to a hub user',
+          parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: jsonSchemaOf(idempotencyKey, 'input'), description: 'A repeat with the same key is not sent twice; it answers the first message_id with duplicate: true.' }],
+          requestBody: body('SendMessage'),
+          responses: {
+            '202': reply('Queued durably (or a repeat of a queued message).', 'MessageAccepted'),
+            '422': reply('`to` is a phone number no reachable hub user has.', 'Error'),
+            ...BODY_ERRORS,
+          },
+        },
+      },
+      [`${prefix}/messages/{ref}`]: {
+        get: {
+          operationId: 'getMessage',
+          summary: 'Status history of a message, by Idempotency-Key or message_id',
+          parameters: params(messageParams, 'path'),
+          responses: { '200': reply('Oldest status first.', 'MessageHistory'), '404': reply('Unknown message.', 'Error'), ...ERRORS },
+        },
+      },
+      [`${prefix}/users/{id}/interop`]: {
+        put: {
+          operationId: 'setInterop',
+          summary: 'Opt a provider user in (keys, enlist) or out (delist)',
+          parameters: params(userParams, 'path'),
+          requestBody: body('SetInterop'),
+          responses: { '200': reply('Done.', 'InteropResult'), ...BODY_ERRORS },
+        },
+      },
+      [`${prefix}/directory`]: {
+        get: {
+          operationId: 'lookup',
+          summary: 'Hub address of a phone number, if reachable from this provider',
+          parameters: params(directoryQuery, 'query'),
+          responses: { '200': reply('Reachable.', 'DirectoryResult'), '404': reply('Unknown or not reachable (one answer for both).', 'Error'), ...ERRORS },
+        },
+      },
+      [`${prefix}/receipts`]: {
+        post: {
+          operationId: 'sendReceipts',
+          summary: 'The provider user read (or played) hub messages',
+          requestBody: body('Receipts'),
+          responses: { '202': reply('Queued.', 'ReceiptsAccepted'), ...BODY_ERRORS },
+        },
+      },
+      [`${prefix}/openapi.json`]: {
+        get: { operationId: 'openapi', summary: 'This document (also served at /openapi.json)', responses: { '200': reply('OpenAPI 3.1 document.'), '401': ERRORS['401'] } },
+      },
+    },
+    webhooks: {
+      'message.received': webhook('MessageReceivedEvent', 'A hub user sent a provider user a message'),
+      'message.status': webhook('MessageStatusEvent', "A provider user's message changed state"),
+      notice: webhook('NoticeEvent', 'Something the provider should tell its user'),
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'One of the adapter’s api_tokens.' } },
+      schemas,
+    },
+  };
+}

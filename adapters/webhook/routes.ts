@@ -1,0 +1,133 @@
+// The provider-facing HTTP API of the webhook adapter (docs/webhook-adapter.md). Every route,
+// /openapi.json included, requires a bearer token from `api_tokens`. Requests are validated in
+// full (auth → content type → size → JSON → schema) before the core is called, so a 4xx never
+// queues anything. Routes are registered at full paths, and middleware only on this adapter's
+// paths, so mounting the app on the sidecar's root touches no other route.
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import type { CoreApi } from '../contract.ts';
+import type { Secret } from '../../src/config/secret.ts';
+import { bearerAuth } from '../../src/http/auth.ts';
+import { statusJson } from './events.ts';
+import { check, invalid, readJson, sizeLimit, type Issue } from './http.ts';
+import { buildOpenApi } from './openapi.ts';
+import {
+  directoryQuery,
+  idempotencyKey,
+  interopBody,
+  messageParams,
+  receiptsBody,
+  sendMessageBody,
+  userParams,
+} from './schemas.ts';
+
+export interface RoutesOptions {
+  adapterId: string;
+  pathPrefix: string;
+  apiTokens: ReadonlyArray<Secret>;
+  core: () => CoreApi | undefined;
+  logger: Logger;
+}
+
+export function createRoutes(o: RoutesOptions): Hono {
+  const p = o.pathPrefix;
+  const app = new Hono();
+  const auth = bearerAuth(o.apiTokens, `causeway ${o.adapterId}`);
+  app.use(`${p}/*`, auth);
+  app.use('/openapi.json', auth);
+
+  let openapi: object | undefined;
+  const serveOpenApi = (c: { json: (o: object) => Response }): Response => c.json((openapi ??= buildOpenApi(p)));
+  app.get('/openapi.json', serveOpenApi);
+  app.get(`${p}/openapi.json`, serveOpenApi);
+
+  const coreOr503 = (): CoreApi => {
+    const core = o.core();
+    if (!core) throw new NotReady();
+    return core;
+  };
+
+  app.post(`${p}/messages`, sizeLimit, async (c) => {
+    const body = await readJson(c);
+    if (!body.ok) return body.res;
+    const issues: Issue[] = [];
+    const key = check(idempotencyKey, c.req.header('idempotency-key'), 'header', issues, 'Idempotency-Key');
+    const m = check(sendMessageBody, body.value, 'body', issues);
+    if (key === undefined || m === undefined) return invalid(c, issues);
+    const core = coreOr503();
+    let to = m.to;
+    if (to.startsWith('+')) {
+      // A repeat is answered from the core's record, not by looking the number up again.
+      const first = (await core.statuses(o.adapterId, key))?.[0];
+      if (first?.idempotencyKey === key) return c.json({ message_id: first.messageId, status: 'queued', duplicate: true }, 202);
+      const jid = await core.lookup(m.from, to);
+      if (jid === undefined) {
+        return c.json({ error: 'recipient not reachable', issues: [{ field: 'to', in: 'body', message: 'no hub user reachable at this number' }] }, 422);
+      }
+      to = jid;
+    }
+    const r = await core.submit(o.adapterId, {
+      idempotencyKey: key,
+      from: m.from,
+      to,
+      text: m.text,
+      ...(m.reply_to ? { replyTo: { id: m.reply_to.id, sender: m.reply_to.sender } } : {}),
+    });
+    return c.json({ message_id: r.messageId, status: 'queued' as const, duplicate: r.duplicate }, 202);
+  });
+
+  app.get(`${p}/messages/:ref{.+}`, async (c) => {
+    const issues: Issue[] = [];
+    const params = check(messageParams, { ref: c.req.param('ref') }, 'path', issues);
+    if (!params) return invalid(c, issues);
+    const list = await coreOr503().statuses(o.adapterId, params.ref);
+    const first = list?.[0];
+    if (!list || !first) return c.json({ error: 'unknown message' }, 404);
+    return c.json({ message_id: first.messageId, statuses: list.map(statusJson) });
+  });
+
+  app.put(`${p}/users/:id/interop`, sizeLimit, async (c) => {
+    const body = await readJson(c);
+    if (!body.ok) return body.res;
+    const issues: Issue[] = [];
+    const params = check(userParams, { id: c.req.param('id') }, 'path', issues);
+    const b = check(interopBody, body.value, 'body', issues);
+    if (!params || !b) return invalid(c, issues);
+    await coreOr503().setInterop(o.adapterId, params.id, b.enabled);
+    return c.json({ user: params.id, enabled: b.enabled });
+  });
+
+  app.get(`${p}/directory`, async (c) => {
+    const issues: Issue[] = [];
+    const raw = c.req.query();
+    // An unencoded "+" arrives as a space (form encoding): take it for the "+" it was.
+    if (typeof raw.phone === 'string' && raw.phone.startsWith(' ')) raw.phone = `+${raw.phone.slice(1)}`;
+    const q = check(directoryQuery, raw, 'query', issues);
+    if (!q) return invalid(c, issues);
+    const jid = await coreOr503().lookup(q.user, q.phone);
+    // One answer for unknown and unreachable (spec 10: never reveal whether a number exists).
+    return jid === undefined ? c.json({ error: 'not found' }, 404) : c.json({ jid });
+  });
+
+  app.post(`${p}/receipts`, sizeLimit, async (c) => {
+    const body = await readJson(c);
+    if (!body.ok) return body.res;
+    const issues: Issue[] = [];
+    const r = check(receiptsBody, body.value, 'body', issues);
+    if (!r) return invalid(c, issues);
+    await coreOr503().markRead(r.user, r.peer, r.message_ids, r.type);
+    return c.json({ accepted: r.message_ids.length }, 202);
+  });
+
+  app.notFound((c) => c.json({ error: 'not found' }, 404));
+  app.onError((err, c) => {
+    if (err instanceof NotReady) return c.json({ error: 'not ready' }, 503);
+    o.logger.error({ err: err.message, path: c.req.path }, 'webhook API request failed');
+    return c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}
+
+class NotReady extends Error {
+  override readonly name = 'NotReady';
+}

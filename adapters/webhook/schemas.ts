@@ -1,0 +1,131 @@
+// The webhook adapter's HTTP API as zod schemas: request bodies, path/query/header values and
+// responses. The same objects validate requests (routes.ts) and generate the OpenAPI document
+// (openapi.ts), so the document cannot drift from what is enforced. Schemas hold no transforms
+// (they must stay representable as JSON Schema); normalization happens in the handlers.
+import { z } from 'zod';
+
+/** Provider user local id (spec 1): 1–64 of [a-z0-9._=-]. */
+export const LOCAL_ID_RE = /^[a-z0-9._=-]{1,64}$/;
+/** Hub user address (spec 1): E.164 digits without "+", then @hub. */
+export const HUB_USER_RE = /^[1-9][0-9]{0,14}@hub$/;
+/** E.164 phone number with its "+". */
+export const PHONE_RE = /^\+[1-9][0-9]{0,14}$/;
+/** HIP message id (spec 3): 8–64 of [A-Za-z0-9_-]. */
+export const HIP_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
+/** Idempotency key: 1–128 printable ASCII characters, no leading or trailing space. */
+export const IDEMPOTENCY_KEY_RE = /^[\x21-\x7E](?:[\x20-\x7E]{0,126}[\x21-\x7E])?$/;
+/** Spec 11: `<text>` holds at most 65,536 Unicode code points. */
+export const MAX_TEXT_CODE_POINTS = 65_536;
+/** Read receipts per request. */
+export const MAX_RECEIPT_IDS = 256;
+
+export const localId = z
+  .string()
+  .regex(LOCAL_ID_RE, 'must be a provider user id: 1–64 of a-z 0-9 . _ = -')
+  .meta({ description: 'Provider user id (the local part of alice@birdy.interop).', examples: ['alice'] });
+export const hubUser = z
+  .string()
+  .regex(HUB_USER_RE, 'must be a hub user address such as 447700900123@hub')
+  .meta({ examples: ['447700900123@hub'] });
+export const hipId = z.string().regex(HIP_ID_RE, 'must be a message id: 8–64 of A-Z a-z 0-9 _ -');
+export const idempotencyKey = z
+  .string()
+  .regex(IDEMPOTENCY_KEY_RE, 'must be 1–128 printable ASCII characters without leading or trailing spaces')
+  .meta({ examples: ['order-7f3a-0001'] });
+
+const recipient = z
+  .string()
+  .regex(
+    /^(?:[1-9][0-9]{0,14}@hub|\+[1-9][0-9]{0,14})$/,
+    'must be a hub user address (447700900123@hub) or an E.164 phone number (+447700900123)',
+  )
+  .meta({ description: 'Hub user address, or an E.164 phone number looked up in the directory first.', examples: ['+447700900123'] });
+
+const userAddress = z
+  .string()
+  .regex(/^(?:[1-9][0-9]{0,14}@hub|[a-z0-9._=-]{1,64}@[a-z0-9-]{1,32}\.interop)$/, 'must be a hub or provider user address')
+  .meta({ examples: ['447700900123@hub'] });
+
+const text = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((s) => s.isWellFormed(), 'must not contain unpaired surrogates')
+  .refine((s) => s.length <= MAX_TEXT_CODE_POINTS || [...s].length <= MAX_TEXT_CODE_POINTS, `must be at most ${MAX_TEXT_CODE_POINTS} characters`)
+  .meta({ description: `Plain text, 1–${MAX_TEXT_CODE_POINTS} Unicode code points (spec 11).` });
+
+export const replyTo = z
+  .object({ id: hipId.meta({ description: 'Id of the message answered.' }), sender: userAddress })
+  .strict();
+
+// ── requests ───────────────────────────────────────────────────────────────────────────────
+
+export const sendMessageBody = z
+  .object({ from: localId, to: recipient, text, reply_to: replyTo.optional() })
+  .strict()
+  ;
+
+export const interopBody = z.object({ enabled: z.boolean() }).strict();
+
+export const receiptsBody = z
+  .object({
+    user: localId.meta({ description: 'The provider user who read the messages.' }),
+    peer: hubUser.meta({ description: 'The hub user who sent them.' }),
+    message_ids: z.array(hipId).min(1).max(MAX_RECEIPT_IDS),
+    type: z.enum(['read', 'played']).meta({ description: '`played` for voice messages.' }),
+  })
+  .strict()
+  ;
+
+export const directoryQuery = z
+  .object({
+    user: localId.meta({ description: 'The provider user asking (reachability is per provider).' }),
+    phone: z
+      .string()
+      .regex(PHONE_RE, 'must be an E.164 phone number such as +447700900123')
+      .meta({ description: 'E.164 number; send "+" as %2B.', examples: ['+447700900123'] }),
+  })
+  .strict();
+
+export const userParams = z.object({ id: localId }).strict();
+export const messageParams = z
+  .object({ ref: idempotencyKey.meta({ description: 'The Idempotency-Key the message was sent with, or its message_id.' }) })
+  .strict();
+
+// ── responses ──────────────────────────────────────────────────────────────────────────────
+
+export const issue = z.object({
+  field: z.string().meta({ description: 'Dotted path of the offending value (reply_to.id), or the header/parameter name.' }),
+  in: z.enum(['body', 'query', 'path', 'header']),
+  message: z.string(),
+});
+export const errorResponse = z
+  .object({ error: z.string(), issues: z.array(issue).optional() })
+  ;
+
+export const messageAccepted = z
+  .object({ message_id: z.string(), status: z.literal('queued'), duplicate: z.boolean() })
+  ;
+
+export const messageStatus = z
+  .object({
+    message_id: z.string(),
+    idempotency_key: z.string(),
+    from: z.string(),
+    to: z.string(),
+    state: z.enum(['queued', 'sent', 'delivered', 'read', 'played', 'failed']),
+    at: z.iso.datetime(),
+    device: z.string().optional().meta({ description: 'Hub device that reported delivered/read/played.' }),
+    reason: z.string().optional().meta({ description: 'Stable failure code: not-opted-in, blocked, too-large, expired…' }),
+    message: z.string().optional().meta({ description: 'A sentence the provider can show its user.' }),
+    certain: z.boolean().optional().meta({ description: 'False when the hub may still have the message (ack lost).' }),
+    downgraded: z.array(z.object({ feature: z.string(), to: z.string() })).optional(),
+  })
+  ;
+
+export const messageHistory = z
+  .object({ message_id: z.string(), statuses: z.array(messageStatus) })
+  ;
+
+export const interopResult = z.object({ user: z.string(), enabled: z.boolean() });
+export const directoryResult = z.object({ jid: z.string() });
+export const receiptsAccepted = z.object({ accepted: z.number().int() });
