@@ -86,8 +86,8 @@ export class Dispatcher {
       prefix,
       concurrency: o.concurrency,
       maxStalledCount: 5,
-      ...(o.lockDurationMs !== undefined ? { lockDuration: o.lockDurationMs } : {}),
-      ...(o.stalledIntervalMs !== undefined ? { stalledInterval: o.stalledIntervalMs } : {}),
+      lockDuration: o.lockDurationMs ?? 10_000,
+      stalledInterval: o.stalledIntervalMs ?? 5_000,
       settings: { backoffStrategy: (failures: number) => backoffDelay(failures, o.backoff.base, o.backoff.max) },
     });
     worker.on('error', (err) => this.#log.warn({ err: err.message }, 'webhook worker error'));

@@ -62,6 +62,9 @@ export class InboundHandler {
       prefix: `${o.prefix}:bull`,
       concurrency: 16,
       autorun: false,
+      // A killed replica's job is taken over after about lockDuration + stalledInterval.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
     });
     this.#worker.on('error', (err) => o.logger.warn({ err: err.message }, 'inbound worker error'));
   }

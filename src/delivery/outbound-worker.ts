@@ -89,6 +89,9 @@ export class OutboundDelivery {
       prefix: `${o.prefix}:bull`,
       concurrency: o.concurrency,
       autorun: false,
+      // A killed replica's job is taken over after about lockDuration + stalledInterval.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
       settings: {
         backoffStrategy: (attemptsMade: number) => Math.round(Math.random() * Math.min(o.backoff.max, o.backoff.base * 2 ** Math.max(0, attemptsMade - 1))),
       },
