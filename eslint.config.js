@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     files: ['src/**'],
-    ignores: ['src/main.ts', 'src/cli/**'],
+    ignores: ['src/main.ts', 'src/cli/**', 'src/demo/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/adapters/*/**'], message: 'the core depends only on adapters/contract.ts (and the composition root on adapters/registry.ts)' }] }],
     },

@@ -1,5 +1,5 @@
-// `causeway demo`: runs src/demo.ts (an in-process mock hub and a reference provider client having
-// a short end-to-end encrypted conversation), printing it on stdout.
+// `causeway demo`: runs src/demo/ (the mock hub, Causeway with the webhook adapter and a demo
+// provider, in this process, having a short end-to-end encrypted conversation), printing it.
 import { Writable } from 'node:stream';
 import { createLogger } from '../logging.ts';
 import { parseCommandArgs, type CliIo } from './io.ts';
@@ -20,6 +20,6 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
       done();
     },
   });
-  const { runDemo } = await import('../demo.ts');
+  const { runDemo } = await import('../demo/index.ts');
   return runDemo({ logger, stdout });
 }

@@ -8,6 +8,9 @@ import { jwkThumbprint } from './fields.ts';
 export interface DefaultConfigOptions {
   /** Bearer token of the mock hub's control API; random when not given. */
   mockHubAdminToken?: string;
+  /** A webhook adapter (id `app`) for the demo provider; none when not given. */
+  webhook?: { url: string; apiToken: string; secret: string };
+  redisUrl?: string;
 }
 
 export const DEFAULT_PROVIDER_ID = 'birdy';
@@ -21,6 +24,16 @@ export function defaultConfigYaml(opts: DefaultConfigOptions = {}): string {
   const publicJwk = JSON.stringify({ ...jwk, kid, alg: 'EdDSA', use: 'sig' });
   const kek = randomBytes(32).toString('base64');
   const adminToken = JSON.stringify(opts.mockHubAdminToken ?? randomBytes(24).toString('base64url'));
+  const adapters = opts.webhook
+    ? `adapters:
+  - id: app
+    type: webhook
+    config:
+      api_tokens: [${JSON.stringify(opts.webhook.apiToken)}]
+      webhook_url: ${JSON.stringify(opts.webhook.url)}
+      webhook_secret: ${JSON.stringify(opts.webhook.secret)}`
+    : 'adapters: []';
+  const redis = opts.redisUrl ? `redis:\n  url: ${JSON.stringify(opts.redisUrl)}\n` : '';
   const indentedPem = pem.split('\n').map((l) => `    ${l}`).join('\n');
 
   return `# Causeway's embedded development configuration (causeway demo). Keys are generated afresh on
@@ -28,7 +41,7 @@ export function defaultConfigYaml(opts: DefaultConfigOptions = {}): string {
 server:
   host: 127.0.0.1
   port: 7310
-hub:
+${redis}hub:
   url: ws://127.0.0.1:7300
   hub_id: hub
   provider_id: ${DEFAULT_PROVIDER_ID}
@@ -40,7 +53,7 @@ store:
     - id: dev
       key: ${kek}
   active_key_id: dev
-adapters: []
+${adapters}
 logging:
   level: info
   pretty: true

@@ -53,12 +53,12 @@ export class InboundHandler {
   constructor(o: InboundOptions) {
     this.#o = o;
     this.queue = new Queue<InboundJob>('inbound', {
-      connection: o.redis.duplicate({ maxRetriesPerRequest: null }),
+      connection: this.#connection(),
       prefix: `${o.prefix}:bull`,
       defaultJobOptions: { attempts: 50, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: { age: KEEP_S } },
     });
     this.#worker = new Worker<InboundJob>('inbound', (job) => this.#toAdapter(job), {
-      connection: o.redis.duplicate({ maxRetriesPerRequest: null }),
+      connection: this.#connection(),
       prefix: `${o.prefix}:bull`,
       concurrency: 16,
       autorun: false,
@@ -73,9 +73,18 @@ export class InboundHandler {
     void this.#worker.run();
   }
 
+  /** BullMQ leaves connections it was given open: they are ours to close. */
+  readonly #connections: Redis[] = [];
+  #connection(): Redis {
+    const c = this.#o.redis.duplicate({ maxRetriesPerRequest: null });
+    this.#connections.push(c);
+    return c;
+  }
+
   async close(): Promise<void> {
     await this.#worker.close();
     await this.queue.close();
+    for (const c of this.#connections) c.disconnect();
   }
 
   /** Entry point from the session manager. */

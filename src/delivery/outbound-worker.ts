@@ -73,9 +73,8 @@ export class OutboundDelivery {
 
   constructor(o: OutboundWorkerOptions) {
     this.#o = o;
-    const connection = o.redis.duplicate({ maxRetriesPerRequest: null });
     this.queue = new Queue<OutboundJob>('outbound', {
-      connection,
+      connection: this.#connection(),
       prefix: `${o.prefix}:bull`,
       defaultJobOptions: {
         attempts: o.maxAttempts,
@@ -85,7 +84,7 @@ export class OutboundDelivery {
       },
     });
     this.#worker = new Worker<OutboundJob>('outbound', (job, token) => this.#process(job, token), {
-      connection: o.redis.duplicate({ maxRetriesPerRequest: null }),
+      connection: this.#connection(),
       prefix: `${o.prefix}:bull`,
       concurrency: o.concurrency,
       autorun: false,
@@ -121,9 +120,18 @@ export class OutboundDelivery {
     return this.queue.add('send', j, { jobId: j.id });
   }
 
+  /** BullMQ leaves connections it was given open: they are ours to close. */
+  readonly #connections: Redis[] = [];
+  #connection(): Redis {
+    const c = this.#o.redis.duplicate({ maxRetriesPerRequest: null });
+    this.#connections.push(c);
+    return c;
+  }
+
   async close(): Promise<void> {
     await this.#worker.close();
     await this.queue.close();
+    for (const c of this.#connections) c.disconnect();
   }
 
   async #process(job: Job<OutboundJob>, token: string | undefined): Promise<void> {

@@ -2,7 +2,7 @@
 import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { runDemo } from '../../src/demo.ts';
+import { runDemo } from '../../src/demo/index.ts';
 
 describe('runDemo', () => {
   it('prints the conversation with receipts and returns 0', async () => {
@@ -14,15 +14,18 @@ describe('runDemo', () => {
     const code = await runDemo({ stdout: out, logger: pino({ level: 'silent' }) });
     const lines = text.split('\n');
     expect(code, text).toBe(0);
-    expect(lines).toContain('alice → Ada: Hello from BirdyChat  [sent ✓]');
+    expect(lines).toContain('alice → Ada: Hello from BirdyChat  [queued]');
     expect(lines).toContain('Ada → alice: echo: Hello from BirdyChat');
-    expect(lines).toContain('alice → Ada: Can you read this, Ada?  [sent ✓]');
+    expect(lines).toContain('alice → Ada: Can you read this, Ada?  [queued]');
     expect(lines).toContain('Ada → alice: echo: Can you read this, Ada?');
-    expect(lines.filter((l) => l.trim() === 'delivered to Ada ✓✓')).toHaveLength(2);
-    expect(lines.filter((l) => l.trim() === 'read by Ada ✓✓')).toHaveLength(2);
-    expect(lines.indexOf('alice → Ada: Hello from BirdyChat  [sent ✓]')).toBeLessThan(lines.indexOf('Ada → alice: echo: Hello from BirdyChat'));
-    expect(lines.indexOf('Ada → alice: echo: Hello from BirdyChat')).toBeLessThan(lines.indexOf('alice → Ada: Can you read this, Ada?  [sent ✓]'));
+    for (const step of ['sent to the hub ✓', 'delivered to Ada ✓✓', 'read by Ada ✓✓', 'read by alice ✓✓']) {
+      expect(lines.filter((l) => l.trim() === step), step).toHaveLength(2);
+    }
+    const at = (l: string) => lines.indexOf(l);
+    expect(at('alice → Ada: Hello from BirdyChat  [queued]')).toBeLessThan(at('Ada → alice: echo: Hello from BirdyChat'));
+    expect(at('Ada → alice: echo: Hello from BirdyChat')).toBeLessThan(at('alice → Ada: Can you read this, Ada?  [queued]'));
     expect(text).toMatch(/^Mock hub listening on http:\/\/127\.0\.0\.1:\d+ /);
+    expect(text).toContain('every webhook the provider received carried a valid signature');
     expect(text).not.toContain('Demo failed');
   });
 

@@ -57,7 +57,7 @@ describe('Causeway end to end through the webhook adapter', () => {
   });
 
   it('a read receipt from the provider reaches the hub user', async () => {
-    const reply = events('message.received').at(-1) as { data: { id: string } };
+    const reply = events('message.received').at(-1) as unknown as { data: { id: string } };
     const r = await s.api('POST', '/v1/receipts', { user: 'alice', peer: ADA, message_ids: [reply.data.id], type: 'read' });
     expect(r.status).toBe(202);
     await eventually(async () => {
