@@ -15,6 +15,7 @@ import { OutboundDelivery } from './delivery/outbound-worker.ts';
 import { Outbox } from './delivery/outbox.ts';
 import { StatusLog } from './delivery/status-log.ts';
 import type { SessionManager } from './hub/sessions.ts';
+import type { Metrics } from './metrics.ts';
 import type { HubConnection, InboundStanza } from './hub/connection.ts';
 import { formatAddress, parseAddress } from './protocol/index.ts';
 
@@ -40,6 +41,7 @@ export interface CoreOptions {
   ackTimeoutMs: number;
   maxQueueAgeMs: number;
   preKeys: number;
+  metrics?: Metrics;
   logger: Logger;
 }
 
@@ -65,6 +67,10 @@ export class Core implements CoreApi {
       redis: o.redis, prefix: o.prefix, keyring: o.keyring, outbox: this.outbox, devices, sessions: o.sessions, edge,
       concurrency: o.concurrency, ackTimeoutMs: o.ackTimeoutMs, maxQueueAgeMs: o.maxQueueAgeMs, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
       onStatus: (s) => this.#status(s),
+      observe: (outcome, ms) => {
+        o.metrics?.messages.inc({ direction: 'outbound', outcome });
+        if (ms !== undefined) o.metrics?.latency.observe({ direction: 'outbound' }, ms / 1000);
+      },
     });
     this.inbound = new InboundHandler({
       redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, edge, accounts: this.accounts, devices,
@@ -72,6 +78,10 @@ export class Core implements CoreApi {
       deliver: (user, m) => this.#deliver(user, m),
       onStatus: (_user, s) => this.#status(s),
       onNotice: (user, n) => this.#notice(user, n),
+      observe: (outcome, ms) => {
+        o.metrics?.messages.inc({ direction: 'inbound', outcome });
+        if (ms !== undefined) o.metrics?.latency.observe({ direction: 'inbound' }, ms / 1000);
+      },
     });
   }
 
@@ -88,9 +98,9 @@ export class Core implements CoreApi {
     await this.outbound.start();
   }
 
-  async close(): Promise<void> {
-    await this.outbound.close();
-    await this.inbound.close();
+  /** Stops both workers, each finishing its active jobs within `graceMs`. */
+  async close(graceMs = 10_000): Promise<void> {
+    await Promise.all([this.outbound.close(graceMs), this.inbound.close(graceMs)]);
   }
 
   userAddress(local: string): string {

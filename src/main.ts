@@ -46,6 +46,14 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
   await redis.connect();
 
   const prefix = config.redis.key_prefix;
+  const metrics = createMetrics({
+    openSessions: () => sessions.openCount,
+    queueDepths: async () => {
+      const depth = async (q: { getJobCounts(...t: string[]): Promise<Record<string, number>> }) =>
+        Object.values(await q.getJobCounts('wait', 'delayed', 'active', 'prioritized')).reduce((a, b) => a + b, 0);
+      return { outbound: await depth(core.outbound.queue), inbound: await depth(core.inbound.queue) };
+    },
+  });
   const ref: { core?: Core } = {};
   const sessions = new SessionManager({
     hubUrl: config.hub.url,
@@ -69,6 +77,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     ackTimeoutMs: 15_000,
     maxQueueAgeMs: 24 * 3600 * 1000,
     preKeys: 100,
+    metrics,
     logger: log.child({ component: 'delivery' }),
   });
   ref.core = core;
@@ -80,7 +89,6 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     return c;
   });
 
-  const metrics = createMetrics();
   let accepting = true;
   const app = createApp({
     jwks: () => providerKey.jwks(),
@@ -131,7 +139,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
         if ('closeIdleConnections' in server) server.closeIdleConnections();
       });
       // Work in flight finishes (BullMQ waits for active jobs); what is not taken stays queued in Redis.
-      await core.close();
+      await core.close(config.server.shutdown_grace_ms);
       for (const c of connectors) await c.stop();
       sessions.stop();
       redis.disconnect();

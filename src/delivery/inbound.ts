@@ -35,6 +35,8 @@ export interface InboundOptions {
   deliver: (user: string, m: InboundMessage) => Promise<void>;
   onStatus: (user: string, s: MessageStatus) => void;
   onNotice: (user: string, n: Notice) => void;
+  /** Outcome of each hub message, for metrics. */
+  observe?: (outcome: 'delivered' | 'undecryptable' | 'duplicate', latencyMs: number | undefined) => void;
   logger: Logger;
 }
 
@@ -81,8 +83,19 @@ export class InboundHandler {
     return c;
   }
 
-  async close(): Promise<void> {
-    await this.#worker.close();
+  /**
+   * Stops taking jobs and lets the active ones finish for up to `graceMs`; jobs still running then
+   * are abandoned to Redis (another replica, or this one restarted, takes them over: they are
+   * idempotent by design).
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.#worker.close().then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) await this.#worker.close(true);
     await this.queue.close();
     for (const c of this.#connections) c.disconnect();
   }
@@ -121,6 +134,7 @@ export class InboundHandler {
     const ack = () => conn.send({ kind: 'ack', class: 'message', id: m.id, to: m.from });
     const state = await this.#o.redis.hget(key, 'state');
     if (state !== null) {
+      this.#o.observe?.('duplicate', undefined);
       if (state === 'stored') await this.queue.add('deliver', { user, key }, { jobId: key.replace(/:/g, '_') });
       return ack();
     }
@@ -139,6 +153,7 @@ export class InboundHandler {
         conn.send({ kind: 'receipt', id: m.id, to: m.from, participant: m.participant, type: 'retry', retry: { count, t: m.t }, registration });
       }
       this.#o.onNotice(user, { kind: 'undecryptable', user, peer: m.from, messageId: m.id });
+      this.#o.observe?.('undecryptable', undefined);
       return;
     }
     if (content.id !== m.id) return ack(); // relabelled on the way: drop (spec 5, 11)
@@ -155,7 +170,7 @@ export class InboundHandler {
     };
     await this.#o.redis
       .multi()
-      .hset(key, { state: 'stored', data: this.#o.keyring.seal(Buffer.from(JSON.stringify(message)), `${key}|data`) })
+      .hset(key, { state: 'stored', at: Date.now(), data: this.#o.keyring.seal(Buffer.from(JSON.stringify(message)), `${key}|data`) })
       .expire(key, KEEP_S)
       .exec();
     await this.queue.add('deliver', { user, key }, { jobId: key.replace(/:/g, '_') });
@@ -164,11 +179,12 @@ export class InboundHandler {
 
   async #toAdapter(job: Job<InboundJob>): Promise<void> {
     const { user, key } = job.data;
-    const [state, data] = await this.#o.redis.hmgetBuffer(key, 'state', 'data');
+    const [state, data, at] = await this.#o.redis.hmgetBuffer(key, 'state', 'data', 'at');
     if (!data || state?.toString() !== 'stored') return;
     const m = JSON.parse(this.#o.keyring.open(data, `${key}|data`).toString('utf8')) as InboundMessage;
     await this.#o.deliver(user, m);
     await this.#o.redis.multi().hset(key, 'state', 'delivered').hdel(key, 'data').exec();
+    this.#o.observe?.('delivered', at ? Date.now() - Number(at.toString()) : undefined);
     try {
       const conn = await this.#o.sessions.get(user);
       await conn.sendReceipt({ kind: 'receipt', id: m.id, to: m.from, type: 'delivery', t: Math.floor(Date.now() / 1000) });

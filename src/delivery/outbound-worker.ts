@@ -40,6 +40,8 @@ export interface OutboundWorkerOptions {
   maxAttempts: number;
   backoff: { base: number; max: number };
   onStatus: (s: MessageStatus) => void;
+  /** Outcome of each message, for metrics. */
+  observe?: (outcome: 'sent' | 'failed', latencyMs: number | undefined) => void;
   logger: Logger;
 }
 
@@ -128,8 +130,19 @@ export class OutboundDelivery {
     return c;
   }
 
-  async close(): Promise<void> {
-    await this.#worker.close();
+  /**
+   * Stops taking jobs and lets the active ones finish for up to `graceMs`; jobs still running then
+   * are abandoned to Redis (another replica, or this one restarted, takes them over: they are
+   * idempotent by design).
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.#worker.close().then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) await this.#worker.close(true);
     await this.queue.close();
     for (const c of this.#connections) c.disconnect();
   }
@@ -167,6 +180,7 @@ export class OutboundDelivery {
       }
       const next = await this.#o.outbox.finish(user, peer, id, 'sent', this.#status(loaded.record, id, 'sent'));
       this.#o.onStatus(this.#status(loaded.record, id, 'sent'));
+      this.#o.observe?.('sent', loaded.record.submittedAt === undefined ? undefined : Date.now() - loaded.record.submittedAt);
       if (next) await this.kick({ user, peer, id: next });
     } catch (err) {
       if (!(err instanceof PermanentFailure)) throw err;
@@ -233,6 +247,7 @@ export class OutboundDelivery {
     const s = { ...this.#status(r, j.id, 'failed'), reason, message: REASON_TEXT[reason] ?? reason, certain };
     const next = await this.#o.outbox.finish(j.user, j.peer, j.id, 'failed', s);
     this.#o.onStatus(s);
+    this.#o.observe?.('failed', undefined);
     if (next) await this.kick({ user: j.user, peer: j.peer, id: next });
   }
 

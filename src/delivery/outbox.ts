@@ -28,6 +28,8 @@ export interface OutboundRecord {
   /** Local id as the adapter named the sender. */
   from: string;
   t: number;
+  /** Milliseconds, when the provider handed it over (for latency metrics). */
+  submittedAt?: number;
   message: Omit<OutboundMessage, 'media'> & { media?: undefined };
 }
 
@@ -70,7 +72,8 @@ export class Outbox {
       if (!prior) return this.submit(r); // expired in between: start over
       id = prior; // the key was taken but the record never written (crash): write it now
     }
-    const record: OutboundRecord = { ...r, id, t: Math.floor(Date.now() / 1000) };
+    const now = Date.now();
+    const record: OutboundRecord = { ...r, id, t: Math.floor(now / 1000), submittedAt: now };
     const key = this.recordKey(r.user, id);
     const lane = this.laneKey(r.user, r.peer);
     const m = this.#redis.multi();

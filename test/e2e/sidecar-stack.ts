@@ -64,7 +64,7 @@ export async function deleteKeys(prefix: string): Promise<void> {
   redis.disconnect();
 }
 
-export async function startStack(hubConfig: Partial<MockHubConfigInput> = {}): Promise<Stack> {
+export async function startStack(hubConfig: Partial<MockHubConfigInput> = {}, opts: { logLines?: string[] } = {}): Promise<Stack> {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const jwk = { ...(publicKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: 'birdy-1' };
@@ -74,7 +74,10 @@ export async function startStack(hubConfig: Partial<MockHubConfigInput> = {}): P
   const prefix = `cwstack-${randomBytes(5).toString('hex')}`;
   const configYaml = stackConfigYaml({ hubUrl: hub.url.replace(/^http/, 'ws'), receiverUrl: receiver.url, prefix, pem, kek: randomBytes(32).toString('base64') });
   const config = parseCausewayConfig(configYaml, 'stack.yaml', adapterConfigSchemas);
-  const causeway = await startCauseway(config, { logger: pino({ level: process.env.CAUSEWAY_TEST_LOG ?? 'silent' }) });
+  const causewayLogger = opts.logLines
+    ? pino({ level: 'trace' }, { write: (line: string) => void opts.logLines?.push(line) })
+    : pino({ level: process.env.CAUSEWAY_TEST_LOG ?? 'silent' });
+  const causeway = await startCauseway(config, { logger: causewayLogger });
   const call = async (base: string, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const r = await fetch(`${base}${path}`, {
       method,

@@ -3,15 +3,17 @@
 // ways through the webhook adapter).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../../adapters/webhook/index.ts';
-import { startStack, WEBHOOK_SECRET, type Stack } from './sidecar-stack.ts';
+import { API_TOKEN, startStack, WEBHOOK_SECRET, type Stack } from './sidecar-stack.ts';
 import { eventually } from '../delivery/harness.ts';
 
 type Inbox = { messages: Array<{ id: string; device: number; decrypted: boolean; content?: { text?: string } }> };
 const ADA = '447700900123@hub';
 let s: Stack;
+const logLines: string[] = [];
+const SECRET_TEXT = 'Hello Ada, from BirdyChat';
 
 beforeAll(async () => {
-  s = await startStack({ users: [{ phone: '+447700900123', name: 'Ada', devices: [0, 3], script: { echo: true, receipts: true, read: true, delay_ms: 0 } }] });
+  s = await startStack({ users: [{ phone: '+447700900123', name: 'Ada', devices: [0, 3], script: { echo: true, receipts: true, read: true, delay_ms: 0 } }] }, { logLines });
 });
 afterAll(() => s.close());
 
@@ -64,5 +66,20 @@ describe('Causeway end to end through the webhook adapter', () => {
       const got = (await s.control('GET', `/users/${ADA}/receipts`)).body as unknown as { receipts: Array<{ id: string; type: string }> };
       return got.receipts.some((x) => x.id === reply.data.id && x.type === 'read');
     }, 10_000, 'read receipt at the hub');
+  });
+
+  it('counts messages, sessions and queue depths in /metrics', async () => {
+    const text = await (await fetch(`${s.causeway.url}/metrics`, { headers: { authorization: 'Bearer metrics-token' } })).text();
+    expect(text).toMatch(/causeway_messages_total\{direction="outbound",outcome="sent"\} [1-9]/);
+    expect(text).toMatch(/causeway_messages_total\{direction="inbound",outcome="delivered"\} [1-9]/);
+    expect(text).toMatch(/causeway_hub_sessions_open [1-9]/);
+    expect(text).toMatch(/causeway_queue_depth\{queue="outbound"\} \d+/);
+    expect(text).toMatch(/causeway_message_latency_seconds_count\{direction="outbound"\} [1-9]/);
+  });
+
+  it('never writes message content, tokens or keys to its logs (logged at trace level)', () => {
+    const all = logLines.join('');
+    expect(all.length).toBeGreaterThan(0);
+    for (const secret of [SECRET_TEXT, 'echo: Hello Ada', API_TOKEN, WEBHOOK_SECRET, 'PRIVATE KEY', 'metrics-token']) expect(all).not.toContain(secret);
   });
 });
