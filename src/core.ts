@@ -41,6 +41,9 @@ export interface CoreOptions {
   ackTimeoutMs: number;
   maxQueueAgeMs: number;
   preKeys: number;
+  /** Defaults: top up below 10, rotate signed prekeys every 7 days. */
+  lowWater?: number;
+  rotateSignedMs?: number;
   metrics?: Metrics;
   logger: Logger;
 }
@@ -62,7 +65,10 @@ export class Core implements CoreApi {
     const devices = new DeviceDirectory(o.redis, o.prefix);
     this.statusLog = new StatusLog(o.redis, o.prefix);
     this.outbox = new Outbox(o.redis, o.keyring, o.prefix, this.statusLog);
-    this.accounts = new Accounts({ redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, preKeys: o.preKeys, logger: o.logger });
+    this.accounts = new Accounts({
+      redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, preKeys: o.preKeys, logger: o.logger,
+      lowWater: o.lowWater ?? 10, rotateSignedMs: o.rotateSignedMs ?? 7 * 24 * 3600 * 1000,
+    });
     this.outbound = new OutboundDelivery({
       redis: o.redis, prefix: o.prefix, keyring: o.keyring, outbox: this.outbox, devices, sessions: o.sessions, edge,
       concurrency: o.concurrency, ackTimeoutMs: o.ackTimeoutMs, maxQueueAgeMs: o.maxQueueAgeMs, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
@@ -84,6 +90,9 @@ export class Core implements CoreApi {
       },
     });
   }
+
+  /** The session manager's open callback: prekey top-up and signed prekey rotation. */
+  onOpened = (conn: HubConnection): void => void this.accounts.maintain(conn);
 
   /** The session manager's inbound callback. */
   onInbound = (conn: HubConnection, s: InboundStanza): void => this.inbound.handle(conn, s);

@@ -66,6 +66,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     reconnectMinMs: config.hub.session.reconnect_min_ms,
     reconnectMaxMs: config.hub.session.reconnect_max_ms,
     onInbound: (conn, s) => ref.core?.onInbound(conn, s),
+    onOpened: (conn) => ref.core?.onOpened(conn),
     logger: log.child({ component: 'hub' }),
   });
   const core = new Core({
@@ -76,7 +77,9 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     concurrency: 32,
     ackTimeoutMs: 15_000,
     maxQueueAgeMs: 24 * 3600 * 1000,
-    preKeys: 100,
+    preKeys: config.hub.prekeys.one_time,
+    lowWater: config.hub.prekeys.low_water,
+    rotateSignedMs: config.hub.prekeys.rotate_signed_days * 24 * 3600 * 1000,
     metrics,
     logger: log.child({ component: 'delivery' }),
   });

@@ -67,6 +67,18 @@ const hubSchema = z
       }),
     /** Lifetime of a session token; the hub refuses more than 300 s (spec 2). */
     token_ttl_s: z.number().int().min(10).max(300).default(120),
+    /** Each opted-in provider user's prekeys on the hub (spec 7.1). */
+    prekeys: z
+      .object({
+        /** One-time EC and one-time Kyber prekeys uploaded, of each kind. */
+        one_time: positiveInt.max(1000).default(100),
+        /** Top up when the hub has fewer than this left (also on its `encrypt` notification). */
+        low_water: z.number().int().min(0).default(10),
+        /** Rotate the signed EC and last-resort Kyber prekeys this often. */
+        rotate_signed_days: positiveInt.max(365).default(7),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .transform((hub) => ({ ...hub, signing_key_id: hub.signing_key_id ?? defaultKeyId(hub.signing_key) }));

@@ -4,7 +4,7 @@
 // so that every replica refuses messages from users who have not opted in.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createAccount, replenishPreKeys, reuploadAccount } from '../crypto/account.ts';
+import { createAccount, replenishPreKeys, reuploadAccount, rotateSignedPreKeys } from '../crypto/account.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import { RedisSignalStore } from '../crypto/redis-signal-store.ts';
 import type { HubConnection } from '../hub/connection.ts';
@@ -17,6 +17,10 @@ export interface AccountsOptions {
   sessions: SessionManager;
   /** One-time EC and Kyber prekeys kept on the hub (issue: 100 of each). */
   preKeys: number;
+  /** Top up below this many (spec 8 sends `encrypt` below 10). */
+  lowWater: number;
+  /** Rotate the signed prekeys after this long. */
+  rotateSignedMs: number;
   logger: Logger;
 }
 
@@ -43,6 +47,7 @@ export class Accounts {
     const store = this.store(user);
     const n = { preKeys: this.#o.preKeys, kyberPreKeys: this.#o.preKeys };
     const upload = (await store.hasAccount()) ? await reuploadAccount(store, n) : await createAccount(store, n);
+    await store.setMarker('rotated-at', Math.floor(Date.now() / 1000));
     await conn.iq(upload, 'set');
     await conn.iq({ xmlns: 'interop', op: 'enlist' }, 'set');
     await this.#o.redis.hset(this.#key(), user, 'enabled');
@@ -54,6 +59,26 @@ export class Accounts {
     await conn.iq({ xmlns: 'interop', op: 'delist' }, 'set');
     await this.#o.redis.hset(this.#key(), user, 'disabled');
     this.#o.logger.info({ user }, 'provider user opted out');
+  }
+
+  /**
+   * On every session open of an opted-in user: top prekeys up when the hub runs low, and rotate
+   * the signed prekeys when they are older than the schedule. Errors are logged, never thrown.
+   */
+  async maintain(conn: HubConnection): Promise<void> {
+    try {
+      if (!(await this.isEnabled(conn.user))) return;
+      const store = this.store(conn.user);
+      const rotatedAt = (await store.getMarker('rotated-at')) ?? (await store.getMarker('created-at')) ?? 0;
+      if (Date.now() - rotatedAt * 1000 > this.#o.rotateSignedMs) {
+        await conn.iq(await rotateSignedPreKeys(store), 'set');
+        this.#o.logger.info({ user: conn.user }, 'rotated signed prekeys');
+      }
+      const left = await conn.iq({ xmlns: 'encrypt', op: 'count' }, 'get');
+      if (left.op === 'count' && (left.value < this.#o.lowWater || left.kyber < this.#o.lowWater)) await this.replenish(conn, left);
+    } catch (err) {
+      this.#o.logger.warn({ user: conn.user, err: (err as Error).message }, 'prekey maintenance failed');
+    }
   }
 
   /** Tops one-time prekeys back up to the target given what the hub says is left. */

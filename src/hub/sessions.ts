@@ -17,6 +17,8 @@ export interface SessionManagerOptions {
   reconnectMaxMs: number;
   onInbound: (conn: HubConnection, s: InboundStanza) => void;
   onClosed?: (user: string, code: number) => void;
+  /** Called once per opened session, after anything queued for it started arriving. */
+  onOpened?: (conn: HubConnection) => void;
   logger?: Logger;
 }
 
@@ -87,6 +89,7 @@ export class SessionManager {
       e.failures = 0;
       e.retryAt = 0;
       this.#o.logger?.debug({ user, session: conn.session }, 'hub session opened');
+      this.#o.onOpened?.(conn);
       return conn;
     } catch (err) {
       e.failures++;

@@ -44,6 +44,7 @@ describe('a minimal config', () => {
       push_tolerance_s: 300,
       session: { max_open: 10_000, idle_close_s: 300, reconnect_min_ms: 500, reconnect_max_ms: 30_000 },
       token_ttl_s: 120,
+      prekeys: { one_time: 100, low_water: 10, rotate_signed_days: 7 },
     });
     expect(c.policy.identity_change).toBe('continue');
     const actions = Object.fromEntries(

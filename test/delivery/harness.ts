@@ -57,7 +57,7 @@ export async function eventually<T>(f: () => Promise<T | undefined | false>, ms 
   }
 }
 
-export async function harness(hubConfig: Partial<MockHubConfigInput> = {}) {
+export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreOverrides: Partial<ConstructorParameters<typeof Core>[0]> = {}) {
   const { redis, prefix, cleanup } = testRedis();
   const { privateKey } = generateKeyPairSync('ed25519');
   const key = await ProviderKey.load(JSON.stringify(privateKey.export({ format: 'jwk' })), 'birdy-1');
@@ -76,10 +76,11 @@ export async function harness(hubConfig: Partial<MockHubConfigInput> = {}) {
     hubUrl: hub.url.replace(/^http/, 'ws'), hubId: 'hub', providerId: 'birdy', key, tokenTtlS: 60,
     maxOpen: 100, idleCloseMs: 60_000, reconnectMinMs: 50, reconnectMaxMs: 500,
     onInbound: (conn, s) => ref.core?.onInbound(conn, s),
+    onOpened: (conn) => ref.core?.onOpened(conn),
   });
   const core = new Core({
     redis, keyring: new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1'), prefix, providerId: 'birdy', sessions,
-    maxTextBytes: 65_536, maxAttempts: 5, backoff: { base: 100, max: 1000 }, concurrency: 8, ackTimeoutMs: 1000, maxQueueAgeMs: 3_600_000, preKeys: 20, logger,
+    maxTextBytes: 65_536, maxAttempts: 5, backoff: { base: 100, max: 1000 }, concurrency: 8, ackTimeoutMs: 1000, maxQueueAgeMs: 3_600_000, preKeys: 20, logger, ...coreOverrides,
   });
   ref.core = core;
   const connector = new RecordingConnector();
