@@ -101,6 +101,11 @@ export interface CoreApi {
   setInterop(adapterId: string, user: string, enabled: boolean): Promise<void>;
   /** A hub user's address for a phone number, if reachable from this provider. */
   lookup(user: string, phone: string): Promise<string | undefined>;
+  /**
+   * The provider user acknowledged a peer's new safety number (policy `identity_change: hold`):
+   * messages held for that peer go out. Resolves whether anything was held.
+   */
+  acknowledgeIdentity(user: string, peer: string): Promise<boolean>;
   /** The provider user read (or played) hub messages. */
   markRead(user: string, peer: string, messageIds: string[], type: 'read' | 'played'): Promise<void>;
 }

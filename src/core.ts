@@ -41,6 +41,8 @@ export interface CoreOptions {
   ackTimeoutMs: number;
   maxQueueAgeMs: number;
   preKeys: number;
+  /** Policy on a contact's identity change; default continue. */
+  identityChange?: 'continue' | 'hold';
   /** Defaults: top up below 10, rotate signed prekeys every 7 days. */
   lowWater?: number;
   rotateSignedMs?: number;
@@ -73,6 +75,7 @@ export class Core implements CoreApi {
       redis: o.redis, prefix: o.prefix, keyring: o.keyring, outbox: this.outbox, devices, sessions: o.sessions, edge,
       concurrency: o.concurrency, ackTimeoutMs: o.ackTimeoutMs, maxQueueAgeMs: o.maxQueueAgeMs, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
       onStatus: (s) => this.#status(s),
+      isHeld: async (user, peer) => (await o.redis.hexists(this.#heldKey(user), peer)) === 1,
       observe: (outcome, ms) => {
         o.metrics?.messages.inc({ direction: 'outbound', outcome });
         if (ms !== undefined) o.metrics?.latency.observe({ direction: 'outbound' }, ms / 1000);
@@ -84,6 +87,8 @@ export class Core implements CoreApi {
       deliver: (user, m) => this.#deliver(user, m),
       onStatus: (_user, s) => this.#status(s),
       onNotice: (user, n) => this.#notice(user, n),
+      identityChange: o.identityChange ?? 'continue',
+      hold: async (user, peer) => void (await o.redis.hset(this.#heldKey(user), peer, Date.now())),
       observe: (outcome, ms) => {
         o.metrics?.messages.inc({ direction: 'inbound', outcome });
         if (ms !== undefined) o.metrics?.latency.observe({ direction: 'inbound' }, ms / 1000);
@@ -157,6 +162,16 @@ export class Core implements CoreApi {
       if ((err as { code?: number }).code === 404) return undefined;
       throw err;
     }
+  }
+
+  #heldKey(user: string): string {
+    return `${this.#o.prefix}:held:{${user}}`;
+  }
+
+  async acknowledgeIdentity(local: string, peer: string): Promise<boolean> {
+    const released = (await this.#o.redis.hdel(this.#heldKey(this.userAddress(local)), peer)) === 1;
+    if (released) this.#o.logger.info({ user: local, peer }, 'safety number acknowledged; held messages go out');
+    return released;
   }
 
   async markRead(local: string, peer: string, ids: string[], type: 'read' | 'played'): Promise<void> {

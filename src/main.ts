@@ -78,6 +78,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     ackTimeoutMs: 15_000,
     maxQueueAgeMs: 24 * 3600 * 1000,
     preKeys: config.hub.prekeys.one_time,
+    identityChange: config.policy.identity_change,
     lowWater: config.hub.prekeys.low_water,
     rotateSignedMs: config.hub.prekeys.rotate_signed_days * 24 * 3600 * 1000,
     metrics,

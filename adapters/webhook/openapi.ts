@@ -11,6 +11,8 @@ import {
   idempotencyKey,
   interopBody,
   interopResult,
+  safetyNumberBody,
+  safetyNumberResult,
   messageAccepted,
   messageHistory,
   messageParams,
@@ -57,6 +59,8 @@ export function buildOpenApi(prefix: string): Json {
   const schemas: Json = {
     SendMessage: jsonSchemaOf(sendMessageBody, 'input'),
     SetInterop: jsonSchemaOf(interopBody, 'input'),
+    AcknowledgeSafetyNumber: jsonSchemaOf(safetyNumberBody, 'input'),
+    SafetyNumberResult: jsonSchemaOf(safetyNumberResult, 'output'),
     Receipts: jsonSchemaOf(receiptsBody, 'input'),
     Error: jsonSchemaOf(errorResponse, 'output'),
     MessageAccepted: jsonSchemaOf(messageAccepted, 'output'),
@@ -116,6 +120,15 @@ export function buildOpenApi(prefix: string): Json {
           parameters: params(userParams, 'path'),
           requestBody: body('SetInterop'),
           responses: { '200': reply('Done.', 'InteropResult'), ...BODY_ERRORS },
+        },
+      },
+      [`${prefix}/users/{id}/safety-number`]: {
+        post: {
+          operationId: 'acknowledgeSafetyNumber',
+          summary: "The provider user acknowledged a hub user's new safety number; messages held for it go out (policy identity_change: hold)",
+          parameters: params(userParams, 'path'),
+          requestBody: body('AcknowledgeSafetyNumber'),
+          responses: { '200': reply('Done.', 'SafetyNumberResult'), ...BODY_ERRORS },
         },
       },
       [`${prefix}/directory`]: {

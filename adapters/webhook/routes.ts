@@ -17,6 +17,7 @@ import {
   interopBody,
   messageParams,
   receiptsBody,
+  safetyNumberBody,
   sendMessageBody,
   userParams,
 } from './schemas.ts';
@@ -95,6 +96,17 @@ export function createRoutes(o: RoutesOptions): Hono {
     if (!params || !b) return invalid(c, issues);
     await coreOr503().setInterop(o.adapterId, params.id, b.enabled);
     return c.json({ user: params.id, enabled: b.enabled });
+  });
+
+  app.post(`${p}/users/:id/safety-number`, sizeLimit, async (c) => {
+    const body = await readJson(c);
+    if (!body.ok) return body.res;
+    const issues: Issue[] = [];
+    const params = check(userParams, { id: c.req.param('id') }, 'path', issues);
+    const b = check(safetyNumberBody, body.value, 'body', issues);
+    if (!params || !b) return invalid(c, issues);
+    const released = await coreOr503().acknowledgeIdentity(params.id, b.peer);
+    return c.json({ user: params.id, peer: b.peer, released });
   });
 
   app.get(`${p}/directory`, async (c) => {

@@ -66,6 +66,10 @@ export const sendMessageBody = z
 
 export const interopBody = z.object({ enabled: z.boolean() }).strict();
 
+export const safetyNumberBody = z
+  .object({ peer: hubUser.meta({ description: 'The hub user whose new safety number the provider user acknowledged.' }) })
+  .strict();
+
 export const receiptsBody = z
   .object({
     user: localId.meta({ description: 'The provider user who read the messages.' }),
@@ -127,5 +131,6 @@ export const messageHistory = z
   ;
 
 export const interopResult = z.object({ user: z.string(), enabled: z.boolean() });
+export const safetyNumberResult = z.object({ user: z.string(), peer: z.string(), released: z.boolean() });
 export const directoryResult = z.object({ jid: z.string() });
 export const receiptsAccepted = z.object({ accepted: z.number().int() });

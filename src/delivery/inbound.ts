@@ -35,6 +35,10 @@ export interface InboundOptions {
   deliver: (user: string, m: InboundMessage) => Promise<void>;
   onStatus: (user: string, s: MessageStatus) => void;
   onNotice: (user: string, n: Notice) => void;
+  /** Policy on a contact's identity change (config policy.identity_change). */
+  identityChange: 'continue' | 'hold';
+  /** Marks (user, peer) held until the provider user acknowledges the new safety number. */
+  hold: (user: string, peer: string) => Promise<void>;
   /** Outcome of each hub message, for metrics. */
   observe?: (outcome: 'delivered' | 'undecryptable' | 'duplicate', latencyMs: number | undefined) => void;
   logger: Logger;
@@ -250,15 +254,18 @@ export class InboundHandler {
         await this.#o.accounts.replenish(conn, n.count);
         break;
       case 'identity': {
-        // Policy "continue" (the default): the provider user is told the safety number changed, the
-        // old sessions and trusted identities go, and the next bundle is trusted on first use.
+        // The provider user is told the safety number changed; the old sessions and trusted
+        // identities go, and the next bundle is trusted on first use. With policy "hold", messages
+        // to that peer wait until the user acknowledges the change (Core.acknowledgeIdentity).
         const store = this.#o.accounts.store(user);
         const ofPeer = (name: string) => userOf(name) === n.from;
         const dropped = await store.dropSessionsOf(ofPeer);
         await store.forgetIdentitiesOf(ofPeer);
         await this.#o.devices.invalidate(n.from);
         this.#o.logger.info({ user, peer: n.from, dropped }, 'contact identity changed');
-        this.#o.onNotice(user, { kind: 'safety-number-changed', user, peer: n.from, held: false });
+        const held = this.#o.identityChange === 'hold';
+        if (held) await this.#o.hold(user, n.from);
+        this.#o.onNotice(user, { kind: 'safety-number-changed', user, peer: n.from, held });
         break;
       }
       case 'devices':

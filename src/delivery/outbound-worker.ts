@@ -40,6 +40,8 @@ export interface OutboundWorkerOptions {
   maxAttempts: number;
   backoff: { base: number; max: number };
   onStatus: (s: MessageStatus) => void;
+  /** Whether messages from `user` to `peer` wait for a safety-number acknowledgement. */
+  isHeld: (user: string, peer: string) => Promise<boolean>;
   /** Outcome of each message, for metrics. */
   observe?: (outcome: 'sent' | 'failed', latencyMs: number | undefined) => void;
   logger: Logger;
@@ -159,6 +161,11 @@ export class OutboundDelivery {
     if (Date.now() - loaded.record.t * 1000 > this.#o.maxQueueAgeMs) {
       await this.#fail(job.data, loaded.record, 'expired', loaded.frame === undefined);
       return;
+    }
+    if (await this.#o.isHeld(user, peer)) {
+      // Policy hold: the peer's safety number changed and the sender has not acknowledged it yet.
+      await job.moveToDelayed(Date.now() + 2000, token);
+      throw new DelayedError();
     }
     try {
       let conn: HubConnection;

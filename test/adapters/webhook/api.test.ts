@@ -190,3 +190,17 @@ describe('authentication', () => {
     expect((await sidecar.request('/openapi.json', { headers: AUTH })).status).toBe(200);
   });
 });
+
+describe('POST /v1/users/{id}/safety-number', () => {
+  it('passes the acknowledgement to the core, and refuses a bad peer without calling it', async () => {
+    const res = await app.request('/v1/users/alice/safety-number', json({ peer: '447700900123@hub' }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ user: 'alice', peer: '447700900123@hub', released: true });
+    expect(core.called('acknowledgeIdentity')).toEqual([{ fn: 'acknowledgeIdentity', user: 'alice', peer: '447700900123@hub' }]);
+    const bad = await app.request('/v1/users/alice/safety-number', json({ peer: '+447700900123' }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { issues: Array<{ field: string }> }).issues[0]?.field).toBe('peer');
+    expect(core.called('acknowledgeIdentity')).toHaveLength(1);
+    expect((await app.request('/v1/users/alice/safety-number', { method: 'POST', body: '{}' })).status).toBe(401);
+  });
+});

@@ -29,7 +29,8 @@ type Call =
   | { fn: 'statuses'; adapterId: string; ref: string }
   | { fn: 'setInterop'; adapterId: string; user: string; enabled: boolean }
   | { fn: 'lookup'; user: string; phone: string }
-  | { fn: 'markRead'; user: string; peer: string; ids: string[]; type: 'read' | 'played' };
+  | { fn: 'markRead'; user: string; peer: string; ids: string[]; type: 'read' | 'played' }
+  | { fn: 'acknowledgeIdentity'; user: string; peer: string };
 
 /** A CoreApi that records calls. Idempotence by key, as the core does it; `phones` answers lookups. */
 export class FakeCore implements CoreApi {
@@ -75,6 +76,11 @@ export class FakeCore implements CoreApi {
 
   async markRead(user: string, peer: string, ids: string[], type: 'read' | 'played'): Promise<void> {
     this.calls.push({ fn: 'markRead', user, peer, ids, type });
+  }
+
+  async acknowledgeIdentity(user: string, peer: string): Promise<boolean> {
+    this.calls.push({ fn: 'acknowledgeIdentity', user, peer });
+    return true;
   }
 }
 
