@@ -8,6 +8,8 @@ import { UsageError, type CliIo } from './cli/io.ts';
 import { mockHubCommand } from './cli/mock-hub.ts';
 import { startCommand } from './cli/start.ts';
 import { keygenCommand } from './cli/keygen.ts';
+import { keysCommand } from './cli/keys.ts';
+import { matrixRegistrationCommand } from './cli/matrix-registration.ts';
 import { USAGE } from './cli/usage.ts';
 
 export type { CliIo, Output } from './cli/io.ts';
@@ -20,6 +22,8 @@ const COMMANDS: Record<string, Command> = {
   'mock-hub': mockHubCommand,
   demo: demoCommand,
   keygen: keygenCommand,
+  keys: keysCommand,
+  'matrix-registration': matrixRegistrationCommand,
 };
 
 /** Runs one command; resolves with the exit code. Streams default to the process's own. */

@@ -31,6 +31,17 @@ Commands:
                             private JWK), CAUSEWAY_KEK (32 bytes, base64),
                             CAUSEWAY_MOCK_HUB_ADMIN_TOKEN. Used by docker-compose.yml.
 
+  matrix-registration [options]
+                            Print the Matrix appservice registration file (YAML, with both
+                            tokens in clear) of the config's matrix adapter.
+      -c, --config FILE     The configuration file (default: $CAUSEWAY_CONFIG).
+      --adapter ID          Which matrix adapter, when the file has several.
+
+  keys rotate [options]     Re-seal every record in Redis under store.active_key_id (after adding
+                            a new key-encryption key); then the old key can be removed.
+      -c, --config FILE     The configuration file (default: $CAUSEWAY_CONFIG).
+      --dry-run             Only count what would be re-sealed.
+
   demo                      Run the end-to-end demo: a sidecar and the mock hub on loopback,
                             with the embedded development config.
 
