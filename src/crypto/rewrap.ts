@@ -3,7 +3,8 @@
 // walk over the hashes under the prefix finds them all. A field is replaced only if it still holds
 // the value that was read (compare-and-set in Lua), so records written meanwhile are never lost.
 import type { Redis } from 'ioredis';
-import { Keyring, KeyringError } from './keyring.ts';
+import type { Keyring} from './keyring.ts';
+import { KeyringError } from './keyring.ts';
 
 const SET_IF_UNCHANGED = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('hset', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0`;
 
