@@ -9,6 +9,8 @@ import type { Keyring } from '../src/crypto/keyring.ts';
 import type { Connector } from './contract.ts';
 import { webhookConfigSchema, type WebhookConfig } from './webhook/config.ts';
 import { createWebhookConnector } from './webhook/index.ts';
+import { matrixConfigSchema, type MatrixConfig } from './matrix/config.ts';
+import { createMatrixConnector } from './matrix/index.ts';
 
 export interface AdapterDeps {
   id: string;
@@ -27,6 +29,7 @@ export interface AdapterKind {
 
 export const adapterKinds: Record<string, AdapterKind> = {
   webhook: { schema: webhookConfigSchema, create: (d) => createWebhookConnector({ ...d, config: d.config as WebhookConfig }) },
+  matrix: { schema: matrixConfigSchema, create: (d) => createMatrixConnector({ ...d, config: d.config as MatrixConfig }) },
 };
 
 export const adapterConfigSchemas: Record<string, z.ZodType> = Object.fromEntries(Object.entries(adapterKinds).map(([k, v]) => [k, v.schema]));

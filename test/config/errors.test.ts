@@ -183,7 +183,7 @@ ${WEBHOOK_OK}  - id: second
     type: webhook
 ${WEBHOOK_OK}`;
     expect(issuesOf(text)).toEqual([
-      { path: 'adapters[0].type', line: 11, column: 11, message: 'unknown adapter type "pigeon" (known types: webhook)' },
+      { path: 'adapters[0].type', line: 11, column: 11, message: 'unknown adapter type "pigeon" (known types: matrix, webhook)' },
       { path: 'adapters[1].id', line: 12, column: 9, message: 'duplicate adapter id (also adapters[0])' },
     ]);
   });

@@ -1,0 +1,178 @@
+// One Matrix device of the bridge (the bot's, or a puppet's): an OlmMachine driven by hand (the
+// crypto library computes, this module does the HTTP), with its store persisted to Redis through
+// DeviceStore. Every sender of an encrypted event needs a device of its own (clients reject a
+// Megolm session whose device does not belong to the event's sender), so each puppet that sends
+// into an encrypted portal gets one; the same device receives the room keys of the Matrix users
+// in its portals and decrypts their events.
+//
+// Constraints (design.md, measured): `encryptRoomEvent` aborts the process if the outbound group
+// session expired, so `shareRoomKey` always runs first, inside the device's lock; arrays of UserId
+// given to the library are consumed, so new ones are built for every call; `getMissingSessions`
+// returns a KeysClaim request that is not among `outgoingRequests()`.
+import { randomBytes } from 'node:crypto';
+import {
+  DecryptionSettings, DeviceId, DeviceLists, EncryptionSettings, OlmMachine, RequestType, RoomId, TrustRequirement, UserId,
+  type KeysClaimRequest, type ToDeviceRequest,
+} from '@matrix-org/matrix-sdk-crypto-wasm';
+import type { DeviceStore } from './device-store.ts';
+import type { Json, MatrixApi } from './matrix-api.ts';
+import { Serial } from './serial.ts';
+
+type Outgoing = Awaited<ReturnType<OlmMachine['outgoingRequests']>>[number];
+
+export interface SyncChanges {
+  toDevice: Json[];
+  changed: string[];
+  left: string[];
+  /** One-time key counts; an algorithm left out means "unchanged" (MSC4186 semantics). */
+  otkCounts?: Record<string, number>;
+  fallbackKeyTypes?: string[];
+}
+
+export interface Decrypted {
+  type: string;
+  content: Json;
+  sender: string;
+  senderDevice: string | undefined;
+}
+
+const users = (ids: string[]): UserId[] => ids.map((u) => new UserId(u));
+
+export class BridgeDevice {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly #machine: OlmMachine;
+  readonly #api: MatrixApi;
+  readonly #store: DeviceStore;
+  readonly #dbPrefix: string;
+  readonly #lock = new Serial();
+
+  private constructor(userId: string, deviceId: string, machine: OlmMachine, api: MatrixApi, store: DeviceStore, dbPrefix: string) {
+    this.userId = userId;
+    this.deviceId = deviceId;
+    this.#machine = machine;
+    this.#api = api;
+    this.#store = store;
+    this.#dbPrefix = dbPrefix;
+  }
+
+  /**
+   * Opens the device of `userId`: restores its store from Redis, or creates a device (id recorded
+   * first, then MSC4190 creation, then key upload). Resolves once its keys are on the homeserver
+   * and its state is in Redis.
+   */
+  static async open(userId: string, api: MatrixApi, store: DeviceStore, dbNamespace: string): Promise<BridgeDevice> {
+    let deviceId = await store.deviceId(userId);
+    const fresh = deviceId === undefined;
+    if (deviceId === undefined) {
+      deviceId = `CW${randomBytes(5).toString('hex').toUpperCase()}`;
+      await store.setDeviceId(userId, deviceId);
+    }
+    const dbPrefix = `${dbNamespace}|${userId}|${deviceId}`;
+    const restored = await store.load(userId, dbPrefix);
+    if (fresh || !restored) await api.createDevice({ userId }, deviceId, 'Causeway bridge');
+    const machine = await OlmMachine.initialize(new UserId(userId), new DeviceId(deviceId), dbPrefix);
+    const d = new BridgeDevice(userId, deviceId, machine, api, store, dbPrefix);
+    // Device-list updates that arrived while this device was not loaded were not seen by it.
+    if (restored) await machine.markAllTrackedUsersAsDirty();
+    await d.#lock.run('device', () => d.#sendOutgoing());
+    await d.persist();
+    return d;
+  }
+
+  get #as() {
+    return { userId: this.userId, deviceId: this.deviceId };
+  }
+
+  /** Feeds to-device events, device-list changes and key counts from a transaction. */
+  async receive(c: SyncChanges): Promise<void> {
+    await this.#lock.run('device', async () => {
+      await this.#machine.receiveSyncChangesMsc4186(
+        JSON.stringify(c.toDevice),
+        new DeviceLists(users(c.changed), users(c.left)),
+        new Map(Object.entries(c.otkCounts ?? {})),
+        c.fallbackKeyTypes ? new Set(c.fallbackKeyTypes) : undefined,
+      );
+      await this.#sendOutgoing();
+    });
+  }
+
+  /** Decrypts a room event; throws the library's MegolmDecryptionError when keys are missing. */
+  async decrypt(roomId: string, event: Json): Promise<Decrypted> {
+    const r = await this.#machine.decryptRoomEvent(JSON.stringify(event), new RoomId(roomId), new DecryptionSettings(TrustRequirement.Untrusted));
+    const clear = JSON.parse(r.event) as { type?: unknown; content?: unknown };
+    return {
+      type: typeof clear.type === 'string' ? clear.type : '',
+      content: (clear.content ?? {}) as Json,
+      sender: r.sender.toString(),
+      senderDevice: r.senderDevice?.toString(),
+    };
+  }
+
+  /**
+   * Encrypts an event for the joined `members` of a room (their devices are queried, Olm sessions
+   * claimed, the room key shared), and returns the `m.room.encrypted` content.
+   */
+  async encrypt(roomId: string, members: string[], type: string, content: Json): Promise<Json> {
+    return this.#lock.run('device', async () => {
+      await this.#machine.updateTrackedUsers(users(members));
+      await this.#sendOutgoing();
+      const claim = await this.#machine.getMissingSessions(users(members));
+      if (claim) await this.#send(claim);
+      const shares = await this.#machine.shareRoomKey(new RoomId(roomId), users(members), new EncryptionSettings());
+      for (const s of shares) await this.#send(s);
+      const encrypted = await this.#machine.encryptRoomEvent(new RoomId(roomId), type, JSON.stringify(content));
+      await this.#sendOutgoing();
+      return JSON.parse(encrypted) as Json;
+    });
+  }
+
+  /** Writes the changed parts of the crypto store to Redis. */
+  async persist(): Promise<void> {
+    await this.#store.flush(this.userId, this.#dbPrefix);
+  }
+
+  close(): void {
+    this.#machine.close();
+  }
+
+  /** Sends what the machine asks for until it asks for nothing more (bounded). */
+  async #sendOutgoing(): Promise<void> {
+    for (let round = 0; round < 8; round++) {
+      const reqs = await this.#machine.outgoingRequests();
+      if (reqs.length === 0) return;
+      for (const r of reqs) await this.#send(r);
+    }
+  }
+
+  async #send(r: Outgoing | KeysClaimRequest | ToDeviceRequest): Promise<void> {
+    let res: Json;
+    switch (r.type) {
+      case RequestType.KeysUpload:
+        res = await this.#api.request('POST', '/keys/upload', this.#as, r.body);
+        break;
+      case RequestType.KeysQuery:
+        res = await this.#api.request('POST', '/keys/query', this.#as, r.body);
+        break;
+      case RequestType.KeysClaim:
+        res = await this.#api.request('POST', '/keys/claim', this.#as, r.body);
+        break;
+      case RequestType.ToDevice: {
+        const t = r as ToDeviceRequest;
+        res = await this.#api.request('PUT', `/sendToDevice/${encodeURIComponent(t.event_type)}/${encodeURIComponent(t.txn_id)}`, this.#as, t.body);
+        break;
+      }
+      case RequestType.SignatureUpload:
+        res = await this.#api.request('POST', '/keys/signatures/upload', this.#as, r.body);
+        break;
+      case RequestType.RoomMessage: {
+        const m = r as unknown as { room_id: string; event_type: string; txn_id: string; body: string };
+        res = { event_id: await this.#api.sendEvent(this.#as, m.room_id, m.event_type, JSON.parse(m.body), m.txn_id) };
+        break;
+      }
+      default:
+        res = {}; // key backup: not used by the bridge
+    }
+    if (r.id !== undefined) await this.#machine.markRequestAsSent(r.id, r.type, JSON.stringify(res));
+  }
+}

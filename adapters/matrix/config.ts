@@ -1,0 +1,68 @@
+// Configuration of the Matrix adapter (`adapters[N].config` when `type: matrix`): an application
+// service (Matrix AS API, with MSC2409/MSC3202 for encryption) that bridges the homeserver's users
+// to hub users through one puppet per hub user. Validated by the core through the adapter registry,
+// so issues are reported as `adapters[N].config.FIELD`. `causeway matrix-registration` turns it
+// into the registration file the homeserver loads.
+import { z } from 'zod';
+import { secretSchema } from '../../src/config/secret.ts';
+import { buildRegistration, type Registration } from './registration.ts';
+
+/** Matrix localpart characters (spec "user identifiers"), without the historical extras. */
+const LOCALPART_RE = /^[a-z0-9._=/+-]+$/;
+
+export const matrixConfigSchema = z
+  .object({
+    /** The application service id in the registration file. */
+    registration_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1–64 of [A-Za-z0-9._-]').default('causeway'),
+    /** Client-server API base the bridge calls (as_token, masquerading with user_id). */
+    homeserver_url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+    /** The homeserver's server name: the part after ':' in user ids (`example.org`). */
+    server_name: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a server name such as example.org'),
+    /** Where the homeserver reaches this sidecar's appservice routes (the registration `url`). */
+    appservice_url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+    /** Token the bridge presents to the homeserver. */
+    as_token: secretSchema,
+    /** Token the homeserver presents to the bridge (checked on every transaction). */
+    hs_token: secretSchema,
+    /** Localpart of the bridge bot (commands, management rooms, space). */
+    bot_localpart: z.string().regex(LOCALPART_RE, 'must be a Matrix localpart').default('hubbot'),
+    /** Display name of the bot. */
+    bot_displayname: z.string().min(1).max(256).default('Hub bridge'),
+    /** Localpart template of a hub user's puppet; `{phone}` is the E.164 digits without '+'. */
+    puppet_localpart: z
+      .string()
+      .regex(/^[a-z0-9._=/+-]*\{phone\}[a-z0-9._=/+-]*$/, 'must contain {phone} once, with Matrix localpart characters around it')
+      .default('hub_{phone}'),
+    /** Display name template of a puppet; `{name}` is the hub directory name (or the phone). */
+    puppet_displayname: z.string().min(1).max(256).default('{name} (Hub)'),
+    /**
+     * The user namespace regex in the registration file. Optional: by default derived from
+     * bot_localpart and puppet_localpart. Must match the bot and every puppet.
+     */
+    namespace_regex: z.string().min(1).optional(),
+    /** Name of the hub shown to Matrix users (room name suffix, state event, space name). */
+    hub_name: z.string().min(1).max(64).default('Hub'),
+    /** Suffix appended to portal room names, so that the third-party nature is visible. */
+    room_name_suffix: z.string().max(64).default(' (via Hub)'),
+    /**
+     * Where portals appear by default: combined (the user's normal room list) or space (inside a
+     * "Third-party chats" space the bot creates). Each user can change it with a bot command.
+     */
+    inbox_mode: z.enum(['combined', 'space']).default('combined'),
+    /** Name of the per-user space used in space mode. */
+    space_name: z.string().min(1).max(256).default('Third-party chats'),
+    /** Create portals with end-to-end encryption (m.room.encryption, Megolm). */
+    encrypt_portals: z.boolean().default(true),
+    /** Seconds an undecryptable event waits for its keys before the sender is told. */
+    undecryptable_timeout_s: z.number().int().positive().max(86_400).default(60),
+    /** Redis key part under the sidecar's prefix for this adapter's state (devices, portals, txns). */
+    store_prefix: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1–64 of [A-Za-z0-9:_-]').default('matrix'),
+    /** Seconds a transaction id is remembered for deduplication. */
+    txn_retention_s: z.number().int().positive().default(7 * 86_400),
+  })
+  .strict()
+  // The registration document is derived here so that `causeway matrix-registration` (src/cli,
+  // which may import only the registry) can print it; a function, so that it never serializes.
+  .transform((c) => ({ ...c, registration: (): Registration => buildRegistration(c) }));
+
+export type MatrixConfig = z.output<typeof matrixConfigSchema>;

@@ -1,0 +1,90 @@
+// Redis persistence of the bridge's crypto devices: for each bridge user (bot or puppet) one hash
+// holding its device id, the IndexedDB schema of its crypto store and one sealed blob per object
+// store (Olm account, Olm sessions, Megolm sessions, tracked devices…). Every blob is sealed with
+// the Keyring (AES-256-GCM, the hash key and field as associated data): key material is never at
+// rest in clear. A flush writes the changed stores in one HSET, so a replica that takes over reads
+// either the state before or after a transaction, never a mix.
+import type { Redis } from 'ioredis';
+import type { Keyring } from '../../src/crypto/keyring.ts';
+import { databasesWith, dropDatabase, restore, snapshot, takeDirty, type DatabaseSchema, type StoreRecords } from './idb-snapshot.ts';
+
+export interface StoredDevice {
+  deviceId: string;
+}
+
+export class DeviceStore {
+  readonly #redis: Redis;
+  readonly #keyring: Keyring;
+  readonly #base: string;
+
+  constructor(redis: Redis, keyring: Keyring, base: string) {
+    this.#redis = redis;
+    this.#keyring = keyring;
+    this.#base = base;
+  }
+
+  key(userId: string): string {
+    return `${this.#base}:dev:${userId}`;
+  }
+
+  async deviceId(userId: string): Promise<string | undefined> {
+    return (await this.#redis.hget(this.key(userId), 'device_id')) ?? undefined;
+  }
+
+  /** Records the device id before the device's keys exist anywhere (so a crash reuses it). */
+  async setDeviceId(userId: string, deviceId: string): Promise<void> {
+    await this.#redis.hset(this.key(userId), 'device_id', deviceId);
+  }
+
+  /**
+   * Recreates the IndexedDB databases of `userId`'s crypto store (named `dbPrefix…`) from Redis;
+   * false when nothing was stored.
+   */
+  async load(userId: string, dbPrefix: string): Promise<boolean> {
+    const key = this.key(userId);
+    // Redis is the source of truth: a copy left in this process by an earlier instance goes.
+    for (const name of await databasesWith(dbPrefix)) await dropDatabase(name);
+    const all = await this.#redis.hgetallBuffer(key);
+    const schemas = Object.keys(all).filter((f) => f.startsWith('schema|'));
+    for (const field of schemas) {
+      const schema = JSON.parse(this.#open(key, field, all[field] as Buffer).toString('utf8')) as DatabaseSchema;
+      if (!schema.name.startsWith(dbPrefix)) continue;
+      const records = new Map<string, StoreRecords>();
+      for (const s of schema.stores) {
+        const f = `store|${schema.name}|${s.name}`;
+        const blob = all[f];
+        if (blob) records.set(s.name, this.#open(key, f, blob));
+      }
+      await restore(schema, records);
+    }
+    return schemas.length > 0;
+  }
+
+  /** Writes the stores of `userId`'s databases that changed since the last flush (all when `full`). */
+  async flush(userId: string, dbPrefix: string, full = false): Promise<number> {
+    const key = this.key(userId);
+    const fields: Array<string | Buffer> = [];
+    for (const name of await databasesWith(dbPrefix)) {
+      const dirty = takeDirty(name);
+      if (!full && dirty.length === 0) continue;
+      const snap = await snapshot(name, full ? undefined : dirty);
+      if (!snap) continue;
+      const schemaField = `schema|${name}`;
+      fields.push(schemaField, this.#seal(key, schemaField, Buffer.from(JSON.stringify(snap.schema))));
+      for (const [store, records] of snap.records) {
+        const f = `store|${name}|${store}`;
+        fields.push(f, this.#seal(key, f, records));
+      }
+    }
+    if (fields.length > 0) await this.#redis.hset(key, ...fields);
+    return fields.length / 2;
+  }
+
+  #seal(key: string, field: string, plain: Buffer): Buffer {
+    return this.#keyring.seal(plain, `${key}|${field}`);
+  }
+
+  #open(key: string, field: string, blob: Buffer): Buffer {
+    return this.#keyring.open(blob, `${key}|${field}`);
+  }
+}

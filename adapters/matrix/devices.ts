@@ -1,0 +1,115 @@
+// The bridge's crypto devices, one per bridge user that takes part in encrypted rooms (the bot,
+// and each puppet), opened lazily and kept in memory. Routes a transaction's encryption parts to
+// them: to-device events by `to_user_id`/`to_device_id` and key counts by user and device (the
+// device is loaded if needed: a room key must not be missed), device-list changes to every open
+// device (a device opened later marks all its tracked users dirty instead). `persistAll` writes
+// what changed to Redis; the transaction is acknowledged only after it.
+import { initAsync } from '@matrix-org/matrix-sdk-crypto-wasm';
+import type { Logger } from 'pino';
+import { BridgeDevice } from './bridge-device.ts';
+import type { DeviceStore } from './device-store.ts';
+import { installIndexedDb } from './idb-snapshot.ts';
+import type { MatrixApi } from './matrix-api.ts';
+import type { TransactionParts } from './transaction.ts';
+
+export class Devices {
+  readonly #open = new Map<string, Promise<BridgeDevice>>();
+  readonly #api: MatrixApi;
+  readonly #store: DeviceStore;
+  readonly #namespace: string;
+  readonly #log: Logger;
+  /** Before a puppet gets a device it must exist on the homeserver. */
+  readonly #ensureUser: (userId: string) => Promise<void>;
+
+  constructor(o: { api: MatrixApi; store: DeviceStore; namespace: string; logger: Logger; ensureUser: (userId: string) => Promise<void> }) {
+    this.#api = o.api;
+    this.#store = o.store;
+    this.#namespace = o.namespace;
+    this.#log = o.logger;
+    this.#ensureUser = o.ensureUser;
+  }
+
+  static async init(): Promise<void> {
+    installIndexedDb();
+    await initAsync();
+  }
+
+  get(userId: string): Promise<BridgeDevice> {
+    let p = this.#open.get(userId);
+    if (!p) {
+      p = (async () => {
+        await this.#ensureUser(userId);
+        const d = await BridgeDevice.open(userId, this.#api, this.#store, this.#namespace);
+        this.#log.debug({ userId, deviceId: d.deviceId }, 'bridge device open');
+        return d;
+      })();
+      p.catch(() => this.#open.delete(userId));
+      this.#open.set(userId, p);
+    }
+    return p;
+  }
+
+  /** Feeds a transaction's encryption parts to the devices they concern; returns those devices. */
+  async apply(t: TransactionParts, isBridgeUser: (userId: string) => boolean): Promise<Set<BridgeDevice>> {
+    const per = new Map<string, { toDevice: TransactionParts['toDevice']; deviceId?: string; counts?: Record<string, number>; fallback?: string[] }>();
+    const entry = (u: string) => {
+      let e = per.get(u);
+      if (!e) per.set(u, (e = { toDevice: [] }));
+      return e;
+    };
+    for (const ev of t.toDevice) {
+      const to = ev.to_user_id;
+      if (typeof to !== 'string' || !isBridgeUser(to)) continue;
+      const { to_user_id: _u, to_device_id: dev, ...event } = ev;
+      const e = entry(to);
+      e.toDevice.push(event);
+      if (typeof dev === 'string') e.deviceId = dev;
+    }
+    for (const [u, devices] of Object.entries(t.otkCounts)) {
+      if (!isBridgeUser(u)) continue;
+      for (const [dev, counts] of Object.entries(devices)) Object.assign(entry(u), { deviceId: dev, counts });
+    }
+    for (const [u, devices] of Object.entries(t.fallbackKeyTypes)) {
+      if (!isBridgeUser(u)) continue;
+      for (const [dev, types] of Object.entries(devices)) Object.assign(entry(u), { deviceId: dev, fallback: types });
+    }
+    const touched = new Set<BridgeDevice>();
+    for (const [userId, e] of per) {
+      const d = await this.get(userId);
+      if (e.deviceId !== undefined && e.deviceId !== d.deviceId) {
+        this.#log.warn({ userId, deviceId: e.deviceId }, 'to-device events for a device the bridge does not hold; ignored');
+        continue;
+      }
+      await d.receive({ toDevice: e.toDevice, changed: t.changed, left: t.left, ...(e.counts ? { otkCounts: e.counts } : {}), ...(e.fallback ? { fallbackKeyTypes: e.fallback } : {}) });
+      touched.add(d);
+    }
+    if (t.changed.length > 0 || t.left.length > 0) {
+      for (const p of this.#open.values()) {
+        const d = await p;
+        if (touched.has(d)) continue;
+        await d.receive({ toDevice: [], changed: t.changed, left: t.left });
+        touched.add(d);
+      }
+    }
+    return touched;
+  }
+
+  async persist(devices: Iterable<BridgeDevice>): Promise<void> {
+    for (const d of devices) await d.persist();
+  }
+
+  /** Writes whatever changed in any open device (decryption and sends may touch the store too). */
+  async persistOpen(): Promise<void> {
+    for (const p of [...this.#open.values()]) {
+      const d = await p.catch(() => undefined);
+      if (d) await d.persist();
+    }
+  }
+
+  /** Closes every device (their state is in Redis already). */
+  async close(): Promise<void> {
+    const all = [...this.#open.values()];
+    this.#open.clear();
+    for (const p of all) (await p.catch(() => undefined))?.close();
+  }
+}

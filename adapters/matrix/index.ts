@@ -1,0 +1,124 @@
+// The Matrix adapter: a Matrix application service with end-to-bridge encryption. Matrix users of
+// the homeserver talk to hub users through portal rooms, each with the hub user's puppet; the
+// bridge's devices (matrix-sdk-crypto-wasm, state sealed in Redis) decrypt Megolm at the
+// provider's edge, and the core re-encrypts with Signal for the hub. docs/matrix-adapter.md is the
+// operator's documentation.
+import type { Hono } from 'hono';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Capabilities, Connector, CoreApi, InboundMessage, MessageStatus, Notice } from '../contract.ts';
+import type { Keyring } from '../../src/crypto/keyring.ts';
+import { Bridge } from './bridge.ts';
+import type { MatrixConfig } from './config.ts';
+import { DeviceStore } from './device-store.ts';
+import { Devices } from './devices.ts';
+import { deliverToMatrix, noticeToMatrix, statusToMatrix } from './hub-inbound.ts';
+import { BridgeIds } from './ids.ts';
+import { MatrixApi, type Json } from './matrix-api.ts';
+import { handleEphemeral, handleEvent, type DowngradeAction, type InboundDeps } from './matrix-inbound.ts';
+import { Portals } from './portals.ts';
+import { appserviceRoutes } from './routes.ts';
+import { readTransaction } from './transaction.ts';
+import { Undecryptable } from './undecryptable.ts';
+
+export { matrixConfigSchema, type MatrixConfig } from './config.ts';
+export { buildRegistration, type Registration } from './registration.ts';
+
+/** Spec 11 defaults of the downgrade policy (config/causeway.example.yaml `policy.downgrade`). */
+const DEFAULT_DOWNGRADE: Record<string, DowngradeAction> = { 'view-once': 'reject', call: 'reject', status: 'drop' };
+
+export interface MatrixConnectorOptions {
+  id: string;
+  config: MatrixConfig;
+  redis: Redis;
+  keyring: Keyring;
+  /** The sidecar's Redis key prefix. */
+  prefix: string;
+  logger: Logger;
+  /** Outbound downgrade action per feature; default: convert, except the spec 11 defaults above. */
+  downgrade?: Record<string, DowngradeAction>;
+}
+
+export interface MatrixConnector extends Connector {
+  /** Handles a transaction body as the route does (the bench drives it directly). */
+  handleTransaction(body: Json): Promise<void>;
+  readonly bridge: Bridge;
+  readonly undecryptable: Undecryptable;
+}
+
+const CAPABILITIES: Capabilities = { media: [], receipts: true, features: [] };
+
+export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnector {
+  const log = o.logger.child({ adapter: o.id });
+  const base = `${o.prefix}:${o.config.store_prefix}:${o.id}`;
+  const ids = new BridgeIds(o.config);
+  const api = new MatrixApi(o.config.homeserver_url, () => o.config.as_token.reveal());
+  const portals = new Portals(o.redis, base);
+  const ref: { bridge?: Bridge } = {};
+  const devices = new Devices({
+    api, store: new DeviceStore(o.redis, o.keyring, base), namespace: `cw|${base}`, logger: log,
+    ensureUser: (u) => (ref.bridge as Bridge).ensureUser(u),
+  });
+  const bridge = new Bridge({ adapterId: o.id, config: o.config, ids, api, devices, portals, logger: log });
+  ref.bridge = bridge;
+  const undecryptable = new Undecryptable(o.redis, base, o.config.undecryptable_timeout_s);
+  const policy = { ...DEFAULT_DOWNGRADE, ...o.downgrade };
+  const deps: InboundDeps = {
+    bridge,
+    downgrade: (f) => policy[f] ?? 'convert',
+    deferUndecryptable: (roomId, ev) => undecryptable.defer(roomId, ev),
+  };
+  let routes: Hono | undefined;
+  let sweep: NodeJS.Timeout | undefined;
+
+  async function handleTransaction(body: Json): Promise<void> {
+    const t = readTransaction(body);
+    const touched = await devices.apply(t, (u) => ids.isBridgeUser(u));
+    if (t.toDevice.length > 0) await undecryptable.retry(bridge, (ev) => handleEvent(deps, ev));
+    for (const ev of t.events) await handleEvent(deps, ev);
+    for (const ev of t.ephemeral) await handleEphemeral(bridge, ev);
+    // Crypto state changed by this transaction reaches Redis before the homeserver hears "done".
+    await devices.persist(touched);
+    await devices.persistOpen();
+  }
+
+  return {
+    type: 'matrix',
+    id: o.id,
+    capabilities: CAPABILITIES,
+    bridge,
+    undecryptable,
+    handleTransaction,
+    init(core: CoreApi) {
+      bridge.core = core;
+    },
+    routes() {
+      routes ??= appserviceRoutes({
+        hsToken: () => o.config.hs_token.reveal(),
+        redis: o.redis, base, txnRetentionS: o.config.txn_retention_s, logger: log,
+        onTransaction: (_txnId, body) => handleTransaction(body),
+        userExists: async (userId) => {
+          if (!ids.isBridgeUser(userId)) return false;
+          await bridge.ensureUser(userId);
+          return true;
+        },
+      });
+      return routes;
+    },
+    async start() {
+      await Devices.init();
+      await bridge.ensureUser(ids.botUserId);
+      sweep = setInterval(() => {
+        void undecryptable.retry(bridge, (ev) => handleEvent(deps, ev)).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'undecryptable sweep failed'));
+      }, Math.min(10_000, o.config.undecryptable_timeout_s * 500));
+      sweep.unref();
+    },
+    async stop() {
+      if (sweep) clearInterval(sweep);
+      await devices.close();
+    },
+    deliver: (m: InboundMessage) => deliverToMatrix(bridge, m),
+    status: (s: MessageStatus) => statusToMatrix(bridge, s),
+    notice: (n: Notice) => noticeToMatrix(bridge, n),
+  };
+}

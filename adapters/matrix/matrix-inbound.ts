@@ -1,0 +1,189 @@
+// Matrix → hub: what the bridge does with each room event of a transaction. Invites of a puppet
+// open a portal (the puppet's device exists before it joins, so the user's first encrypted message
+// already includes it); invites of the bot open a management room; encrypted events are decrypted
+// with the device of the bridge user in that room (kept for a retry when their keys have not
+// arrived); messages from the portal's Matrix user go to the core (`submit`, idempotent by event
+// id), features the hub does not carry take their downgrade policy path; read receipts go to the
+// hub. Side effects are recorded per event id, so a replayed transaction does nothing twice.
+import type { Bridge } from './bridge.ts';
+import { handleCommand } from './commands.ts';
+import { classify } from './content.ts';
+import { MatrixApiError, type Json } from './matrix-api.ts';
+import type { Portal } from './portals.ts';
+import { failureNotice, SEND_STATUS, sendStatusContent, type StatusInput } from './send-status.ts';
+
+export type DowngradeAction = 'convert' | 'reject' | 'drop';
+
+export interface InboundDeps {
+  bridge: Bridge;
+  /** Outbound downgrade action per feature (policy.downgrade.*.outbound.action). */
+  downgrade: (feature: string) => DowngradeAction;
+  /** Keeps an undecryptable event for a retry when keys arrive. */
+  deferUndecryptable(roomId: string, event: Json): Promise<void>;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Handles one room event; resolves 'deferred' when it waits for its keys. */
+export async function handleEvent(d: InboundDeps, ev: Json): Promise<'deferred' | undefined> {
+  const b = d.bridge;
+  const eventId = str(ev.event_id);
+  const roomId = str(ev.room_id);
+  const sender = str(ev.sender);
+  const type = str(ev.type);
+  if (!eventId || !roomId || !sender || !type) return undefined;
+  if (b.ids.isBridgeUser(sender)) return undefined; // our own events, echoed back
+  if (await b.portals.handled(`ev|${eventId}`)) return undefined;
+  const r = await handleFresh(d, { eventId, roomId, sender, type, content: (ev.content ?? {}) as Json, stateKey: str(ev.state_key), raw: ev });
+  if (r !== 'deferred') await b.portals.markHandled(`ev|${eventId}`);
+  return r;
+}
+
+interface Ev {
+  eventId: string;
+  roomId: string;
+  sender: string;
+  type: string;
+  content: Json;
+  stateKey: string | undefined;
+  raw: Json;
+}
+
+async function handleFresh(d: InboundDeps, e: Ev): Promise<'deferred' | undefined> {
+  const b = d.bridge;
+  if (e.type === 'm.room.member') {
+    if (e.content.membership !== 'invite' || e.stateKey === undefined) return undefined;
+    if (e.stateKey === b.ids.botUserId) await botInvited(b, e);
+    else if (b.ids.hubUserOf(e.stateKey)) await puppetInvited(b, e, e.stateKey);
+    return undefined;
+  }
+  let { type, content } = e;
+  if (type === 'm.room.encrypted') {
+    const reader = await readerOf(b, e.roomId);
+    if (!reader) return undefined;
+    try {
+      const clear = await (await b.devices.get(reader)).decrypt(e.roomId, e.raw);
+      if (clear.sender !== e.sender) return undefined; // the library checked the session; a mismatch is dropped
+      ({ type, content } = clear);
+    } catch (err) {
+      b.log.info({ eventId: e.eventId, err: (err as { description?: string }).description ?? (err as Error).message }, 'undecryptable for now; kept for a retry');
+      await d.deferUndecryptable(e.roomId, e.raw);
+      return 'deferred';
+    }
+  }
+  const portal = await b.portals.byRoom(e.roomId);
+  if (portal) {
+    if (e.sender === portal.userId) await toHub(d, portal, { ...e, type, content });
+    return undefined;
+  }
+  const owner = await b.portals.isManagementRoom(e.roomId);
+  if (owner === e.sender && type === 'm.room.message' && typeof content.body === 'string') {
+    await handleCommand(b, { roomId: e.roomId, userId: e.sender, text: content.body });
+  }
+  return undefined;
+}
+
+/** The bridge user whose device decrypts a room's events: the portal's puppet, else the bot. */
+async function readerOf(b: Bridge, roomId: string): Promise<string | undefined> {
+  const portal = await b.portals.byRoom(roomId);
+  if (portal) return portal.puppet;
+  return (await b.portals.isManagementRoom(roomId)) ? b.ids.botUserId : undefined;
+}
+
+async function puppetInvited(b: Bridge, e: Ev, puppet: string): Promise<void> {
+  const hubUser = b.ids.hubUserOf(puppet) as string;
+  const local = b.ids.localOf(e.sender);
+  await b.ensureUser(puppet);
+  if (!local) {
+    await b.api.leave({ userId: puppet }, e.roomId).catch(() => undefined);
+    return;
+  }
+  // The room's state is not readable before joining, and a device created after the join could
+  // miss the user's first room key: the puppet's device and keys exist first, whatever the room.
+  await b.devices.get(puppet);
+  await b.api.join({ userId: puppet }, e.roomId);
+  const encrypted = (await b.api.roomState({ userId: puppet }, e.roomId, 'm.room.encryption')) !== undefined;
+  const portal: Portal = { roomId: e.roomId, userId: e.sender, local, hubUser, puppet, encrypted };
+  await b.portals.save(portal);
+  await b.api.sendState({ userId: puppet }, e.roomId, 'm.bridge', `causeway/hub/${hubUser}`, b.bridgeState(hubUser)).catch((err: unknown) => {
+    b.log.debug({ err: (err as Error).message }, 'bridge state event not set (power levels)');
+  });
+  await b.placeInInbox(e.sender, e.roomId);
+}
+
+async function botInvited(b: Bridge, e: Ev): Promise<void> {
+  await b.ensureUser(b.ids.botUserId);
+  await b.api.join({ userId: b.ids.botUserId }, e.roomId);
+  const encrypted = (await b.api.roomState({ userId: b.ids.botUserId }, e.roomId, 'm.room.encryption')) !== undefined;
+  if (encrypted) await b.devices.get(b.ids.botUserId);
+  await b.portals.setManagementRoom(e.sender, e.roomId);
+  await handleCommand(b, { roomId: e.roomId, userId: e.sender, text: 'help' });
+}
+
+async function toHub(d: InboundDeps, p: Portal, e: Ev): Promise<void> {
+  const b = d.bridge;
+  const core = b.requireCore();
+  const c = classify(e.type, e.content);
+  if (c.kind === 'ignore') return;
+  const status = (s: Omit<StatusInput, 'eventId'>) => sendStatus(b, p, { eventId: e.eventId, ...s });
+  let text: string;
+  let feature: { name: string; data: Record<string, unknown> } | undefined;
+  let replyTo: { id: string; sender: string } | undefined;
+  if (c.kind === 'feature') {
+    const action = d.downgrade(c.feature);
+    if (action === 'drop') return status({ status: 'FAIL_PERMANENT', reason: 'unsupported', message: `${c.feature} is not carried to ${b.config.hub_name} users; dropped by policy`, certain: true });
+    if (action === 'reject') {
+      await status({ status: 'FAIL_PERMANENT', reason: 'rejected-by-policy', message: `${c.feature} cannot be sent to ${b.config.hub_name} users`, certain: true });
+      await b.notice(p, failureNotice(true, `${b.config.hub_name} does not carry ${c.feature} messages`));
+      return;
+    }
+    text = c.fallback;
+    feature = { name: c.feature, data: c.data };
+  } else if (c.kind === 'media') {
+    await status({ status: 'FAIL_PERMANENT', reason: 'unsupported', message: 'media cannot be sent to hub users by this version', certain: true });
+    await b.notice(p, failureNotice(true, 'media cannot be sent to hub users by this version of the bridge'));
+    return;
+  } else {
+    text = c.text;
+    if (c.replyTo) replyTo = await b.portals.messageOf(c.replyTo);
+  }
+  try {
+    const r = await core.submit(b.adapterId, {
+      idempotencyKey: e.eventId, from: p.local, to: p.hubUser, text,
+      ...(replyTo ? { replyTo } : {}),
+      ...(feature ? { feature } : {}),
+    });
+    await b.portals.link(e.eventId, p.roomId, r.messageId, `${p.local}@${core.providerId}.interop`);
+  } catch (err) {
+    // The core's SubmitError (src/core.ts), recognized by shape: adapters depend on the contract only.
+    if (!(err instanceof Error) || err.name !== 'SubmitError') throw err;
+    const field = (err as Error & { field?: string }).field ?? 'message';
+    const why = field === 'from' && /opted in/.test(err.message) ? `you have not turned on ${b.config.hub_name} chats (send "optin" to the bridge bot)` : `${field} ${err.message}`;
+    await status({ status: 'FAIL_PERMANENT', reason: field === 'from' ? 'not-opted-in' : 'bad-request', message: why, certain: true });
+    await b.notice(p, failureNotice(true, why));
+  }
+}
+
+export async function sendStatus(b: Bridge, p: Portal, s: StatusInput): Promise<void> {
+  try {
+    await b.sendToPortal(p, SEND_STATUS, sendStatusContent(s));
+  } catch (err) {
+    if (!(err instanceof MatrixApiError)) throw err;
+    b.log.warn({ err: err.message }, 'send status not delivered to the portal');
+  }
+}
+
+/** Matrix read receipts (ephemeral `m.receipt`) on hub messages → read receipts to the hub. */
+export async function handleEphemeral(b: Bridge, ev: Json): Promise<void> {
+  if (ev.type !== 'm.receipt' || typeof ev.room_id !== 'string') return;
+  const portal = await b.portals.byRoom(ev.room_id);
+  if (!portal) return;
+  for (const [eventId, types] of Object.entries((ev.content ?? {}) as Record<string, Record<string, Record<string, unknown>>>)) {
+    const readers = { ...(types['m.read'] ?? {}), ...(types['m.read.private'] ?? {}) };
+    if (!(portal.userId in readers)) continue;
+    const m = await b.portals.messageOf(eventId);
+    if (!m || m.sender !== portal.hubUser) continue;
+    const ids = await b.portals.takeUnreadUpTo(portal.roomId, m.id);
+    if (ids.length > 0) await b.requireCore().markRead(portal.local, portal.hubUser, ids, 'read');
+  }
+}

@@ -1,0 +1,125 @@
+// The bridge's rooms, in Redis: portals (one Matrix room per conversation between a Matrix user
+// and a hub user, found from either side), management rooms (a user's DM with the bot), per-user
+// settings (inbox mode, space), and the mapping between Matrix event ids and hub message ids that
+// receipts, replies and send statuses need. Metadata only: no message content or keys.
+import type { Redis } from 'ioredis';
+
+export interface Portal {
+  roomId: string;
+  /** The Matrix user (of this homeserver) and its provider local id. */
+  userId: string;
+  local: string;
+  /** The hub user (`447700900123@hub`) and its puppet. */
+  hubUser: string;
+  puppet: string;
+  encrypted: boolean;
+}
+
+export type InboxMode = 'combined' | 'space';
+
+export class Portals {
+  readonly #r: Redis;
+  readonly #b: string;
+  readonly #retentionS: number;
+
+  constructor(redis: Redis, base: string, retentionS = 30 * 86_400) {
+    this.#r = redis;
+    this.#b = base;
+    this.#retentionS = retentionS;
+  }
+
+  async byRoom(roomId: string): Promise<Portal | undefined> {
+    const v = await this.#r.get(`${this.#b}:portal:${roomId}`);
+    return v ? (JSON.parse(v) as Portal) : undefined;
+  }
+
+  async byPair(local: string, hubUser: string): Promise<Portal | undefined> {
+    const roomId = await this.#r.get(`${this.#b}:pair:${local}|${hubUser}`);
+    return roomId ? this.byRoom(roomId) : undefined;
+  }
+
+  async save(p: Portal): Promise<void> {
+    await this.#r.multi().set(`${this.#b}:portal:${p.roomId}`, JSON.stringify(p)).set(`${this.#b}:pair:${p.local}|${p.hubUser}`, p.roomId).exec();
+  }
+
+  async managementRoom(userId: string): Promise<string | undefined> {
+    return (await this.#r.hget(`${this.#b}:mgmt`, userId)) ?? undefined;
+  }
+
+  async isManagementRoom(roomId: string): Promise<string | undefined> {
+    return (await this.#r.hget(`${this.#b}:mgmt-room`, roomId)) ?? undefined;
+  }
+
+  async setManagementRoom(userId: string, roomId: string): Promise<void> {
+    await this.#r.multi().hset(`${this.#b}:mgmt`, userId, roomId).hset(`${this.#b}:mgmt-room`, roomId, userId).exec();
+  }
+
+  async inboxMode(userId: string, fallback: InboxMode): Promise<InboxMode> {
+    const v = await this.#r.hget(`${this.#b}:inbox`, userId);
+    return v === 'space' || v === 'combined' ? v : fallback;
+  }
+
+  async setInboxMode(userId: string, mode: InboxMode): Promise<void> {
+    await this.#r.hset(`${this.#b}:inbox`, userId, mode);
+  }
+
+  async space(userId: string): Promise<string | undefined> {
+    return (await this.#r.hget(`${this.#b}:space`, userId)) ?? undefined;
+  }
+
+  async setSpace(userId: string, roomId: string): Promise<void> {
+    await this.#r.hset(`${this.#b}:space`, userId, roomId);
+  }
+
+  /** Links a Matrix event and a hub message id (and the message's HIP sender), both ways. */
+  async link(eventId: string, roomId: string, messageId: string, sender: string): Promise<void> {
+    const ttl = this.#retentionS;
+    await this.#r
+      .multi()
+      .set(`${this.#b}:ev2msg:${eventId}`, `${messageId}|${sender}`, 'EX', ttl)
+      .set(`${this.#b}:msg2ev:${messageId}`, `${roomId}|${eventId}`, 'EX', ttl)
+      .exec();
+  }
+
+  async messageOf(eventId: string): Promise<{ id: string; sender: string } | undefined> {
+    const v = await this.#r.get(`${this.#b}:ev2msg:${eventId}`);
+    if (!v) return undefined;
+    const i = v.indexOf('|');
+    return { id: v.slice(0, i), sender: v.slice(i + 1) };
+  }
+
+  /** Hub messages shown in a portal and not yet read by the Matrix user, oldest first. */
+  async addUnread(roomId: string, messageId: string): Promise<void> {
+    await this.#r.multi().rpush(`${this.#b}:unread:${roomId}`, messageId).ltrim(`${this.#b}:unread:${roomId}`, -500, -1).exec();
+  }
+
+  /** Takes the unread hub messages up to and including `messageId` (a read receipt covers them). */
+  async takeUnreadUpTo(roomId: string, messageId: string): Promise<string[]> {
+    const key = `${this.#b}:unread:${roomId}`;
+    const all = await this.#r.lrange(key, 0, -1);
+    const i = all.indexOf(messageId);
+    if (i < 0) return [];
+    await this.#r.ltrim(key, i + 1, -1);
+    return all.slice(0, i + 1);
+  }
+
+  async handled(key: string): Promise<boolean> {
+    return (await this.#r.exists(`${this.#b}:once:${key}`)) === 1;
+  }
+
+  async markHandled(key: string): Promise<void> {
+    await this.#r.set(`${this.#b}:once:${key}`, '1', 'EX', this.#retentionS);
+  }
+
+  async eventOf(messageId: string): Promise<{ roomId: string; eventId: string } | undefined> {
+    const v = await this.#r.get(`${this.#b}:msg2ev:${messageId}`);
+    if (!v) return undefined;
+    const i = v.indexOf('|');
+    return { roomId: v.slice(0, i), eventId: v.slice(i + 1) };
+  }
+
+  /** True the first time `key` is claimed (per-event idempotence of side effects). */
+  async once(key: string): Promise<boolean> {
+    return (await this.#r.set(`${this.#b}:once:${key}`, '1', 'EX', this.#retentionS, 'NX')) === 'OK';
+  }
+}
