@@ -1,0 +1,42 @@
+// Private scratch files for media in transit: plaintext spooled from the provider before it is
+// checked and encrypted, and inbound plaintext decrypted before it is verified. They live in a
+// directory only this process's user can read (0700, files 0600) and are removed as soon as they
+// are handed over or refused.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export class TempFiles {
+  readonly dir: string;
+  #ready: Promise<void> | undefined;
+
+  constructor(dir: string = join(tmpdir(), 'causeway-media')) {
+    this.dir = dir;
+  }
+
+  /** A fresh path in the private directory (the file itself is not created). */
+  async path(label: string): Promise<string> {
+    this.#ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
+    await this.#ready;
+    return join(this.dir, `${label}-${randomBytes(12).toString('hex')}`);
+  }
+
+  async remove(path: string): Promise<void> {
+    await rm(path, { force: true });
+  }
+
+  /** Removes files left behind (by a crash) before `beforeMs`. */
+  async sweep(beforeMs: number): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      const path = join(this.dir, name);
+      const s = await stat(path).catch(() => undefined);
+      if (s?.isFile() === true && s.mtimeMs < beforeMs) {
+        await rm(path, { force: true });
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+}
