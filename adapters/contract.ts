@@ -79,6 +79,8 @@ export type Notice =
   | { kind: 'safety-number-changed'; user: string; peer: string; held: boolean }
   | { kind: 'interop-changed'; user: string; peer: string; enabled: boolean }
   | { kind: 'undecryptable'; user: string; peer: string; messageId: string }
+  /** A hub message the provider cannot show and the policy rejects (inbound `reject` rule). */
+  | { kind: 'message-withheld'; user: string; peer: string; messageId: string; feature: string; text: string }
   | { kind: 'provider-enrolled'; user: string; provider: { id: string; name: string } };
 
 export interface Capabilities {

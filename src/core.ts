@@ -16,6 +16,9 @@ import { Outbox } from './delivery/outbox.ts';
 import { StatusLog } from './delivery/status-log.ts';
 import type { SessionManager } from './hub/sessions.ts';
 import type { Metrics } from './metrics.ts';
+import type { PolicyConfig } from './config/policy-schema.ts';
+import { downgradeAfter406, downgradeInbound, downgradeOutbound } from './policy/index.ts';
+import type { OutboundRecord } from './delivery/outbox.ts';
 import type { HubConnection, InboundStanza } from './hub/connection.ts';
 import { formatAddress, parseAddress } from './protocol/index.ts';
 
@@ -41,6 +44,8 @@ export interface CoreOptions {
   ackTimeoutMs: number;
   maxQueueAgeMs: number;
   preKeys: number;
+  /** The downgrade rules (config `policy`). */
+  policy: PolicyConfig;
   /** Policy on a contact's identity change; default continue. */
   identityChange?: 'continue' | 'hold';
   /** Defaults: top up below 10, rotate signed prekeys every 7 days. */
@@ -75,6 +80,7 @@ export class Core implements CoreApi {
       redis: o.redis, prefix: o.prefix, keyring: o.keyring, outbox: this.outbox, devices, sessions: o.sessions, edge,
       concurrency: o.concurrency, ackTimeoutMs: o.ackTimeoutMs, maxQueueAgeMs: o.maxQueueAgeMs, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
       onStatus: (s) => this.#status(s),
+      after406: (r, feature) => this.#after406(r, feature),
       isHeld: async (user, peer) => (await o.redis.hexists(this.#heldKey(user), peer)) === 1,
       observe: (outcome, ms) => {
         o.metrics?.messages.inc({ direction: 'outbound', outcome });
@@ -131,11 +137,33 @@ export class Core implements CoreApi {
       throw new SubmitError('from', 'must be a provider user id: 1–64 of [a-z0-9._=-]');
     }
     if (parseAddress(m.to)?.kind !== 'hub-user') throw new SubmitError('to', 'must be a hub user address such as 447700900123@hub');
-    if (m.text === undefined || m.text.length === 0) throw new SubmitError('text', 'is required (media arrives with a later version)');
-    if (Buffer.byteLength(m.text, 'utf8') > this.#o.maxTextBytes) throw new SubmitError('text', `is longer than ${this.#o.maxTextBytes} bytes`);
+    if (m.feature === undefined && m.media === undefined && (m.text === undefined || m.text.length === 0)) throw new SubmitError('text', 'is required');
+    if (m.text !== undefined && Buffer.byteLength(m.text, 'utf8') > this.#o.maxTextBytes) throw new SubmitError('text', `is longer than ${this.#o.maxTextBytes} bytes`);
     if (!(await this.accounts.isEnabled(user))) throw new SubmitError('from', 'has not opted in to third-party chats');
-    const { media: _media, ...message } = m;
-    const r = await this.outbox.submit({ adapterId, idempotencyKey: m.idempotencyKey, user, peer: m.to, from: m.from, message });
+    const base = { adapterId, idempotencyKey: m.idempotencyKey, user, peer: m.to, from: m.from };
+    // The downgrade policy (spec 11): what the hub does not carry is converted, rejected or dropped.
+    const d = downgradeOutbound(m, this.#o.policy, { self: user });
+    if (d.kind !== 'send') {
+      const r = await this.outbox.submit({ ...base, message: { idempotencyKey: m.idempotencyKey, from: m.from, to: m.to }, original: m }, { reason: d.reason, message: d.message });
+      if (!r.duplicate) this.#status({ messageId: r.id, idempotencyKey: m.idempotencyKey, from: m.from, to: m.to, state: 'failed', at: Date.now(), reason: d.reason, message: d.message, certain: true });
+      return { messageId: r.id, duplicate: r.duplicate };
+    }
+    if (d.message.media !== undefined) {
+      // Media travels with the media pipeline (src/media), which is not wired to delivery yet.
+      const reason = 'media-unavailable';
+      const text = 'Sending photos, videos, voice messages and files to the other network is not available yet.';
+      const r = await this.outbox.submit({ ...base, message: { idempotencyKey: m.idempotencyKey, from: m.from, to: m.to }, original: m }, { reason, message: text });
+      if (!r.duplicate) this.#status({ messageId: r.id, idempotencyKey: m.idempotencyKey, from: m.from, to: m.to, state: 'failed', at: Date.now(), reason, message: text, certain: true });
+      return { messageId: r.id, duplicate: r.duplicate };
+    }
+    const { media: _media, ...message } = d.message;
+    const r = await this.outbox.submit({
+      ...base,
+      message,
+      ...(m.feature ? { original: m } : {}),
+      ...(d.fallbacks.length > 0 ? { fallbacks: d.fallbacks, downgraded: d.downgraded } : {}),
+      ...(d.notice ? { notice: d.notice } : {}),
+    });
     if (!r.duplicate && r.head) await this.outbound.kick({ user, peer: m.to, id: r.id });
     return { messageId: r.id, duplicate: r.duplicate };
   }
@@ -189,7 +217,22 @@ export class Core implements CoreApi {
   async #deliver(user: string, m: InboundMessage): Promise<void> {
     const c = await this.#connectorOf(user);
     if (!c) throw new Error(`no adapter serves ${user}`);
-    await c.deliver({ ...m, to: m.to.split('@')[0] as string });
+    const local = { ...m, to: m.to.split('@')[0] as string };
+    // What the provider cannot show is converted, or withheld with a notice (policy, inbound).
+    const d = downgradeInbound(local, c.capabilities, this.#o.policy);
+    if (d.kind === 'deliver') return c.deliver(d.message);
+    this.#o.logger.info({ user, peer: m.from, id: m.id, decision: d.kind, reason: d.reason }, 'inbound message withheld by policy');
+    if (d.kind === 'reject') this.#notice(user, { kind: 'message-withheld', user, peer: d.peer, messageId: d.messageId, feature: d.feature, text: d.notice });
+  }
+
+  /** Spec 4's 406: downgrade per policy and send again once, else fail with the reason. */
+  #after406(r: OutboundRecord, feature: string | undefined): { record: OutboundRecord } | { reason: string; message: string } {
+    const source = r.original ?? { ...r.message, idempotencyKey: r.idempotencyKey };
+    const d = downgradeAfter406(source, feature, this.#o.policy, { self: r.user, resent: r.resent406 === true });
+    if (d.kind !== 'send') return { reason: d.reason, message: d.message };
+    if (d.message.media !== undefined) return { reason: 'media-unavailable', message: 'The downgraded message would carry media, which is not available yet.' };
+    const { media: _media, ...message } = d.message;
+    return { record: { ...r, message, original: source, fallbacks: d.fallbacks, downgraded: d.downgraded, resent406: true, ...(d.notice ? { notice: d.notice } : {}) } };
   }
 
   #status(s: MessageStatus): void {

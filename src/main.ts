@@ -79,6 +79,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     maxQueueAgeMs: 24 * 3600 * 1000,
     preKeys: config.hub.prekeys.one_time,
     identityChange: config.policy.identity_change,
+    policy: config.policy,
     lowWater: config.hub.prekeys.low_water,
     rotateSignedMs: config.hub.prekeys.rotate_signed_days * 24 * 3600 * 1000,
     metrics,

@@ -78,6 +78,9 @@ export async function noticeToMatrix(b: Bridge, n: Notice): Promise<void> {
     case 'undecryptable':
       text = `⚠️ A message from this ${b.config.hub_name} contact could not be decrypted; their device was asked to send it again.`;
       break;
+    case 'message-withheld':
+      text = `⚠️ ${n.text}`;
+      break;
     case 'provider-enrolled':
       text = `A new network can now be reached through ${b.config.hub_name}: ${n.provider.name}.`;
       break;

@@ -47,6 +47,7 @@ export const noticeData = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('safety-number-changed'), user: z.string(), peer: z.string(), held: z.boolean() }),
   z.object({ kind: z.literal('interop-changed'), user: z.string(), peer: z.string(), enabled: z.boolean() }),
   z.object({ kind: z.literal('undecryptable'), user: z.string(), peer: z.string(), message_id: z.string() }),
+  z.object({ kind: z.literal('message-withheld'), user: z.string(), peer: z.string(), message_id: z.string(), feature: z.string(), text: z.string() }),
   z.object({ kind: z.literal('provider-enrolled'), user: z.string(), provider: z.object({ id: z.string(), name: z.string() }) }),
 ]);
 
@@ -150,6 +151,8 @@ export function noticeEvent(n: Notice, now: number): PreparedEvent {
   const data: z.infer<typeof noticeData> =
     n.kind === 'undecryptable'
       ? { kind: n.kind, user: n.user, peer: n.peer, message_id: n.messageId }
+      : n.kind === 'message-withheld'
+        ? { kind: n.kind, user: n.user, peer: n.peer, message_id: n.messageId, feature: n.feature, text: n.text }
       : n.kind === 'provider-enrolled'
         ? { kind: n.kind, user: n.user, provider: { id: n.provider.id, name: n.provider.name } }
         : n.kind === 'safety-number-changed'

@@ -71,8 +71,9 @@ export function createRoutes(o: RoutesOptions): Hono {
       idempotencyKey: key,
       from: m.from,
       to,
-      text: m.text,
+      ...(m.text !== undefined ? { text: m.text } : {}),
       ...(m.reply_to ? { replyTo: { id: m.reply_to.id, sender: m.reply_to.sender } } : {}),
+      ...(m.feature ? { feature: { name: m.feature.name, data: m.feature.data as Record<string, unknown> } } : {}),
     });
     return c.json({ message_id: r.messageId, status: 'queued' as const, duplicate: r.duplicate }, 202);
   });

@@ -3,6 +3,7 @@
 // (openapi.ts), so the document cannot drift from what is enforced. Schemas hold no transforms
 // (they must stay representable as JSON Schema); normalization happens in the handlers.
 import { z } from 'zod';
+import { FEATURE_SCHEMAS } from '../../src/policy/features.ts';
 
 /** Provider user local id (spec 1): 1–64 of [a-z0-9._=-]. */
 export const LOCAL_ID_RE = /^[a-z0-9._=-]{1,64}$/;
@@ -59,10 +60,25 @@ export const replyTo = z
 
 // ── requests ───────────────────────────────────────────────────────────────────────────────
 
+/**
+ * A feature the hub does not carry (spec 11): sticker, location, poll, contact, reaction, edit,
+ * delete, disappearing, view-once, status, call. The downgrade policy converts, rejects or drops it
+ * (docs/downgrade-policy.md); its data is validated here so a malformed one is a 400 with its path.
+ */
+const feature = z
+  .discriminatedUnion(
+    'name',
+    Object.entries(FEATURE_SCHEMAS).map(([name, data]) => z.object({ name: z.literal(name), data }).strict()) as unknown as [
+      z.ZodObject<{ name: z.ZodLiteral<string>; data: z.ZodType }>,
+      ...Array<z.ZodObject<{ name: z.ZodLiteral<string>; data: z.ZodType }>>,
+    ],
+  )
+  .meta({ description: 'A feature the hub does not carry, converted per the downgrade policy.' });
+
 export const sendMessageBody = z
-  .object({ from: localId, to: recipient, text, reply_to: replyTo.optional() })
+  .object({ from: localId, to: recipient, text: text.optional(), reply_to: replyTo.optional(), feature: feature.optional() })
   .strict()
-  ;
+  .refine((b) => b.text !== undefined || b.feature !== undefined, { message: 'give text or feature', path: ['text'] });
 
 export const interopBody = z.object({ enabled: z.boolean() }).strict();
 

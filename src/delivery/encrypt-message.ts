@@ -18,6 +18,7 @@ export function contentOf(r: OutboundRecord): Content {
     t: r.t,
     ...(r.message.text !== undefined ? { text: r.message.text } : {}),
     ...(r.message.replyTo ? { reply: { to: r.message.replyTo.id, sender: r.message.replyTo.sender } } : {}),
+    ...(r.fallbacks && r.fallbacks.length > 0 ? { fallbacks: r.fallbacks } : {}),
   };
 }
 

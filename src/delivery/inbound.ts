@@ -171,6 +171,20 @@ export class InboundHandler {
       ...(content.text !== undefined ? { text: content.text } : {}),
       ...(content.reply ? { replyTo: { id: content.reply.to, sender: content.reply.sender } } : {}),
       ...(content.fallbacks ? { fallbacks: content.fallbacks.map((f) => ({ feature: f.for, text: f.text })) } : {}),
+      // The attachment's description; its bytes are fetched by the media pipeline (src/media), which
+      // is not wired to delivery yet — adapters that cannot show media get the policy's text line.
+      ...(content.media
+        ? {
+            media: {
+              kind: content.media.kind, mime: content.media.mime, size: content.media.size,
+              ...(content.media.filename !== undefined ? { filename: content.media.filename } : {}),
+              ...(content.media.caption !== undefined ? { caption: content.media.caption } : {}),
+              ...(content.media.width !== undefined ? { width: content.media.width } : {}),
+              ...(content.media.height !== undefined ? { height: content.media.height } : {}),
+              ...(content.media.durationMs !== undefined ? { durationMs: content.media.durationMs } : {}),
+            },
+          }
+        : {}),
     };
     await this.#o.redis
       .multi()

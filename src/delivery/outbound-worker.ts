@@ -40,6 +40,8 @@ export interface OutboundWorkerOptions {
   maxAttempts: number;
   backoff: { base: number; max: number };
   onStatus: (s: MessageStatus) => void;
+  /** The downgrade policy answer to a 406 (spec 4): the record to send again, or a final reason. */
+  after406: (r: OutboundRecord, feature: string | undefined) => { record: OutboundRecord } | { reason: string; message: string };
   /** Whether messages from `user` to `peer` wait for a safety-number acknowledgement. */
   isHeld: (user: string, peer: string) => Promise<boolean>;
   /** Outcome of each message, for metrics. */
@@ -50,9 +52,12 @@ export interface OutboundWorkerOptions {
 /** Permanent failure with a reason the sender sees (spec 4: 400/403/404/406/413). */
 class PermanentFailure extends Error {
   readonly reason: string;
-  constructor(reason: string, message: string) {
+  /** A sentence for the sender, when it is more precise than the reason's standard one. */
+  readonly text: string | undefined;
+  constructor(reason: string, message: string, text?: string) {
     super(message);
     this.reason = reason;
+    this.text = text;
   }
 }
 
@@ -185,18 +190,25 @@ export class OutboundDelivery {
         await job.moveToDelayed(Date.now() + Math.max(1, ack.retryAfter ?? 1) * 1000, token);
         throw new DelayedError();
       }
-      const next = await this.#o.outbox.finish(user, peer, id, 'sent', this.#status(loaded.record, id, 'sent'));
-      this.#o.onStatus(this.#status(loaded.record, id, 'sent'));
+      const sentRecord = (await this.#o.outbox.load(user, id))?.record ?? loaded.record; // a 406 may have rewritten it
+      const status: MessageStatus = {
+        ...this.#status(sentRecord, id, 'sent'),
+        ...(sentRecord.downgraded && sentRecord.downgraded.length > 0 ? { downgraded: sentRecord.downgraded } : {}),
+        ...(sentRecord.notice ? { message: sentRecord.notice } : {}),
+      };
+      const next = await this.#o.outbox.finish(user, peer, id, 'sent', status);
+      this.#o.onStatus(status);
       this.#o.observe?.('sent', loaded.record.submittedAt === undefined ? undefined : Date.now() - loaded.record.submittedAt);
       if (next) await this.kick({ user, peer, id: next });
     } catch (err) {
       if (!(err instanceof PermanentFailure)) throw err;
-      await this.#fail(job.data, loaded.record, err.reason, true);
+      await this.#fail(job.data, loaded.record, err.reason, true, err.text);
     }
   }
 
   /** One delivery attempt; resolves with a positive ack (or a 429 to wait on), throws otherwise. */
-  async #attempt(conn: HubConnection, user: string, r: OutboundRecord, storedFrame: string | undefined): Promise<AckStanza> {
+  async #attempt(conn: HubConnection, user: string, record: OutboundRecord, storedFrame: string | undefined): Promise<AckStanza> {
+    let r = record;
     let frame = storedFrame;
     for (let round = 0; round < 4; round++) {
       if (frame === undefined) frame = await this.#build(conn, user, r);
@@ -215,6 +227,14 @@ export class OutboundDelivery {
           this.counters.enlisted++;
           await conn.iq({ xmlns: 'interop', op: 'enlist' }, 'set');
           continue;
+        case 'unsupported-in-interop': {
+          const next = this.#o.after406(r, ack.unsupported);
+          if (!('record' in next)) throw new PermanentFailure(next.reason, `hub refused ${ack.unsupported ?? 'the message'} (406)`, next.message);
+          r = next.record;
+          await this.#o.outbox.rewrite(r);
+          frame = undefined;
+          continue;
+        }
         case 'not-authorized':
           this.#o.sessions.close(user);
           throw new Error('hub session no longer valid; reopening');
@@ -250,8 +270,8 @@ export class OutboundDelivery {
     await this.#fail(j, loaded.record, 'expired', loaded.frame === undefined);
   }
 
-  async #fail(j: OutboundJob, r: OutboundRecord, reason: string, certain: boolean): Promise<void> {
-    const s = { ...this.#status(r, j.id, 'failed'), reason, message: REASON_TEXT[reason] ?? reason, certain };
+  async #fail(j: OutboundJob, r: OutboundRecord, reason: string, certain: boolean, text?: string): Promise<void> {
+    const s = { ...this.#status(r, j.id, 'failed'), reason, message: text ?? REASON_TEXT[reason] ?? reason, certain };
     const next = await this.#o.outbox.finish(j.user, j.peer, j.id, 'failed', s);
     this.#o.onStatus(s);
     this.#o.observe?.('failed', undefined);

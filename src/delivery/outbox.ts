@@ -30,7 +30,23 @@ export interface OutboundRecord {
   t: number;
   /** Milliseconds, when the provider handed it over (for latency metrics). */
   submittedAt?: number;
+  /** What is sent: the adapter's message, or its conversion by the downgrade policy (src/policy). */
   message: Omit<OutboundMessage, 'media'> & { media?: undefined };
+  /** The adapter's message before conversion, kept for the 406 path (spec 4: downgrade and resend once). */
+  original?: OutboundMessage;
+  /** `<fallback for>` entries of the content (spec 11) and the conversions, for the sender's status. */
+  fallbacks?: Array<{ for: string; text: string }>;
+  downgraded?: Array<{ feature: string; to: string }>;
+  /** A sentence for the sender about the conversion (e.g. the timer does not apply). */
+  notice?: string;
+  /** Already sent again after a 406: a second 406 fails it. */
+  resent406?: boolean;
+}
+
+/** A message the policy rejected or dropped before sending: recorded with its final status only. */
+export interface FinalOutcome {
+  reason: string;
+  message: string;
 }
 
 export type OutboundState = 'queued' | 'sent' | 'failed';
@@ -62,14 +78,14 @@ export class Outbox {
   }
 
   /** Accepts a message durably; the caller then makes sure the lane is being worked on. */
-  async submit(r: Omit<OutboundRecord, 'id' | 't'>): Promise<{ id: string; duplicate: boolean; head: boolean }> {
+  async submit(r: Omit<OutboundRecord, 'id' | 't'>, final?: FinalOutcome): Promise<{ id: string; duplicate: boolean; head: boolean }> {
     const idem = this.idemKey(r.adapterId, r.idempotencyKey);
     let id = newId();
     if ((await this.#redis.set(idem, `${r.user}|${id}`, 'EX', IDEMPOTENCE_S, 'NX')) !== 'OK') {
       const existing = await this.#redis.get(idem);
       const [user, prior] = (existing ?? '').split('|');
       if (user && prior && (await this.#redis.exists(this.recordKey(user, prior)))) return { id: prior, duplicate: true, head: false };
-      if (!prior) return this.submit(r); // expired in between: start over
+      if (!prior) return this.submit(r, final); // expired in between: start over
       id = prior; // the key was taken but the record never written (crash): write it now
     }
     const now = Date.now();
@@ -79,17 +95,22 @@ export class Outbox {
     const m = this.#redis.multi();
     m.hset(key, {
       data: this.#ring.seal(Buffer.from(JSON.stringify(record)), `${key}|data`),
-      state: 'queued',
+      state: final ? 'failed' : 'queued',
       attempts: 0,
     });
     m.expire(key, IDEMPOTENCE_S);
+    const status: MessageStatus = { messageId: id, idempotencyKey: r.idempotencyKey, from: r.from, to: r.peer, state: 'queued', at: now };
+    this.#status.append(status, m);
+    if (final) {
+      this.#status.append({ ...status, state: 'failed', at: now, reason: final.reason, message: final.message, certain: true }, m);
+      await m.exec();
+      return { id, duplicate: false, head: false };
+    }
     m.rpush(lane, id);
     m.sadd(this.lanesKey, `${r.user}|${r.peer}`);
     m.lindex(lane, 0);
-    const status: MessageStatus = { messageId: id, idempotencyKey: r.idempotencyKey, from: r.from, to: r.peer, state: 'queued', at: Date.now() };
-    this.#status.append(status, m);
     const res = await m.exec();
-    const head = res?.[4]?.[1] === id;
+    const head = res?.[6]?.[1] === id;
     return { id, duplicate: false, head };
   }
 
@@ -110,6 +131,12 @@ export class Outbox {
   async saveFrame(user: string, id: string, frame: string): Promise<void> {
     const key = this.recordKey(user, id);
     await this.#redis.hset(key, 'frame', this.#ring.seal(Buffer.from(frame, 'utf8'), `${key}|frame`));
+  }
+
+  /** Replaces the sealed record (a 406 downgrade); the stored frame goes too. */
+  async rewrite(r: OutboundRecord): Promise<void> {
+    const key = this.recordKey(r.user, r.id);
+    await this.#redis.multi().hset(key, 'data', this.#ring.seal(Buffer.from(JSON.stringify(r)), `${key}|data`)).hdel(key, 'frame').exec();
   }
 
   /** After a 409 the id is unused again (spec 4): the next attempt re-encrypts. */

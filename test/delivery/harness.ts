@@ -4,6 +4,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import pino from 'pino';
 import type { Capabilities, Connector, CoreApi, InboundMessage, MessageStatus, Notice } from '../../adapters/contract.ts';
 import { Core } from '../../src/core.ts';
+import { policySchema } from '../../src/config/policy-schema.ts';
 import { Keyring } from '../../src/crypto/keyring.ts';
 import { ProviderKey } from '../../src/hub/provider-key.ts';
 import { SessionManager } from '../../src/hub/sessions.ts';
@@ -80,7 +81,7 @@ export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreO
   });
   const core = new Core({
     redis, keyring: new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1'), prefix, providerId: 'birdy', sessions,
-    maxTextBytes: 65_536, maxAttempts: 5, backoff: { base: 100, max: 1000 }, concurrency: 8, ackTimeoutMs: 1000, maxQueueAgeMs: 3_600_000, preKeys: 20, logger, ...coreOverrides,
+    maxTextBytes: 65_536, maxAttempts: 5, backoff: { base: 100, max: 1000 }, concurrency: 8, ackTimeoutMs: 1000, maxQueueAgeMs: 3_600_000, preKeys: 20, policy: policySchema.parse({}), logger, ...coreOverrides,
   });
   ref.core = core;
   const connector = new RecordingConnector();

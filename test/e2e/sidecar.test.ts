@@ -68,6 +68,16 @@ describe('Causeway end to end through the webhook adapter', () => {
     }, 10_000, 'read receipt at the hub');
   });
 
+  it('a location through the API is converted per policy and the status says so', async () => {
+    const r = await s.api('POST', '/v1/messages', { from: 'alice', to: ADA, feature: { name: 'location', data: { latitude: 48.8584, longitude: 2.2945, name: 'Tour Eiffel' } } }, { 'idempotency-key': 'e2e-loc' });
+    expect(r.status).toBe(202);
+    const id = r.body.message_id as string;
+    const sent = await eventually(async () => events('message.status').find((e) => e.data.message_id === id && e.data.state === 'sent'), 15_000, 'sent');
+    expect(sent.data.downgraded).toEqual([{ feature: 'location', to: 'text' }]);
+    const at = await eventually(async () => ((await s.control('GET', `/users/${ADA}/inbox`)).body as unknown as Inbox).messages.find((m) => m.id === id && m.decrypted), 15_000, 'at hub');
+    expect(at.content?.text).toContain('Tour Eiffel');
+  });
+
   it('counts messages, sessions and queue depths in /metrics', async () => {
     const text = await (await fetch(`${s.causeway.url}/metrics`, { headers: { authorization: 'Bearer metrics-token' } })).text();
     expect(text).toMatch(/causeway_messages_total\{direction="outbound",outcome="sent"\} [1-9]/);

@@ -56,7 +56,10 @@ describe('POST /v1/messages rejects', () => {
     ['an unknown field', { ...good, colour: 'red' }, ['colour']],
     ['an unknown nested field', { ...good, reply_to: { id: 'ABCDEF0123', sender: '447700900123@hub', x: 1 } }, ['reply_to.x']],
     ['an array body', [good], ['(body)']],
-    ['several problems at once', { from: 1, to: 'nobody' }, ['from', 'text', 'to']],
+    ['several problems at once', { from: 1, to: 'nobody', text: '' }, ['from', 'text', 'to']],
+    ['an unknown feature', { ...good, feature: { name: 'hologram', data: {} } }, ['feature.name']],
+    ['a poll with one option', { from: 'alice', to: good.to, feature: { name: 'poll', data: { question: 'lunch?', options: ['yes'] } } }, ['feature.data.options']],
+    ['a location without longitude', { from: 'alice', to: good.to, feature: { name: 'location', data: { latitude: 1 } } }, ['feature.data.longitude']],
   ];
   for (const [what, body, expected] of cases) {
     it(what, async () => {
