@@ -18,9 +18,17 @@ import type { SessionManager } from './hub/sessions.ts';
 import type { Metrics } from './metrics.ts';
 import type { PolicyConfig } from './config/policy-schema.ts';
 import { downgradeAfter406, downgradeInbound, downgradeOutbound } from './policy/index.ts';
-import type { OutboundRecord } from './delivery/outbox.ts';
+import { storeMediaRef, type OutboundRecord, type StoredMediaRef } from './delivery/outbox.ts';
+import { MediaError, type MediaService } from './media/index.ts';
 import type { HubConnection, InboundStanza } from './hub/connection.ts';
 import { formatAddress, parseAddress } from './protocol/index.ts';
+
+/** The adapter's message as kept for the 406 path: file bytes are hosted already, not kept twice. */
+function withoutFileBytes(m: OutboundMessage): OutboundMessage {
+  if (m.media?.data === undefined) return m;
+  const { data: _data, ...media } = m.media;
+  return { ...m, media };
+}
 
 export class SubmitError extends Error {
   override readonly name = 'SubmitError';
@@ -46,6 +54,8 @@ export interface CoreOptions {
   preKeys: number;
   /** The downgrade rules (config `policy`). */
   policy: PolicyConfig;
+  /** Encrypts and hosts attachments (src/media); media messages fail clearly without it. */
+  media?: () => MediaService | undefined;
   /** Policy on a contact's identity change; default continue. */
   identityChange?: 'continue' | 'hold';
   /** Defaults: top up below 10, rotate signed prekeys every 7 days. */
@@ -144,25 +154,25 @@ export class Core implements CoreApi {
     // The downgrade policy (spec 11): what the hub does not carry is converted, rejected or dropped.
     const d = downgradeOutbound(m, this.#o.policy, { self: user });
     if (d.kind !== 'send') {
-      const r = await this.outbox.submit({ ...base, message: { idempotencyKey: m.idempotencyKey, from: m.from, to: m.to }, original: m }, { reason: d.reason, message: d.message });
+      const r = await this.outbox.submit({ ...base, message: { idempotencyKey: m.idempotencyKey, from: m.from, to: m.to }, original: withoutFileBytes(m) }, { reason: d.reason, message: d.message });
       if (!r.duplicate) this.#status({ messageId: r.id, idempotencyKey: m.idempotencyKey, from: m.from, to: m.to, state: 'failed', at: Date.now(), reason: d.reason, message: d.message, certain: true });
       return { messageId: r.id, duplicate: r.duplicate };
     }
+    let media: StoredMediaRef | undefined;
     if (d.message.media !== undefined) {
-      // Media travels with the media pipeline (src/media), which is not wired to delivery yet.
-      const reason = 'media-unavailable';
-      const text = 'Sending photos, videos, voice messages and files to the other network is not available yet.';
-      const r = await this.outbox.submit({ ...base, message: { idempotencyKey: m.idempotencyKey, from: m.from, to: m.to }, original: m }, { reason, message: text });
-      if (!r.duplicate) this.#status({ messageId: r.id, idempotencyKey: m.idempotencyKey, from: m.from, to: m.to, state: 'failed', at: Date.now(), reason, message: text, certain: true });
-      return { messageId: r.id, duplicate: r.duplicate };
+      // A repeat of an accepted key must not encrypt and host the file again.
+      const prior = await this.statuses(adapterId, m.idempotencyKey);
+      if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { messageId: prior[0].messageId, duplicate: true };
+      media = await this.#prepareMedia(d.message.media);
     }
     const { media: _media, ...message } = d.message;
     const r = await this.outbox.submit({
       ...base,
       message,
-      ...(m.feature ? { original: m } : {}),
+      ...(m.feature ? { original: withoutFileBytes(m) } : {}),
       ...(d.fallbacks.length > 0 ? { fallbacks: d.fallbacks, downgraded: d.downgraded } : {}),
       ...(d.notice ? { notice: d.notice } : {}),
+      ...(media ? { media } : {}),
     });
     if (!r.duplicate && r.head) await this.outbound.kick({ user, peer: m.to, id: r.id });
     return { messageId: r.id, duplicate: r.duplicate };
@@ -188,6 +198,25 @@ export class Core implements CoreApi {
       return r.op === 'lookup' ? r.jid : undefined;
     } catch (err) {
       if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Checks, encrypts and hosts an attachment (spec 11.1); bad media is the sender's error (SubmitError). */
+  async #prepareMedia(m: NonNullable<OutboundMessage['media']>): Promise<StoredMediaRef> {
+    const service = this.#o.media?.();
+    if (!service) throw new SubmitError('media', 'media is not configured on this Causeway');
+    const source = m.data !== undefined ? m.data : m.url !== undefined ? { url: m.url } : undefined;
+    if (source === undefined) throw new SubmitError('media', 'give the file (data) or a URL to fetch it from');
+    try {
+      const prepared = await service.prepareOutbound({
+        kind: m.kind, declaredMime: m.mime, source,
+        ...(m.filename !== undefined ? { filename: m.filename } : {}),
+        ...(m.caption !== undefined ? { caption: m.caption } : {}),
+      });
+      return storeMediaRef(prepared.ref);
+    } catch (err) {
+      if (err instanceof MediaError) throw new SubmitError('media', err.message);
       throw err;
     }
   }
@@ -230,9 +259,12 @@ export class Core implements CoreApi {
     const source = r.original ?? { ...r.message, idempotencyKey: r.idempotencyKey };
     const d = downgradeAfter406(source, feature, this.#o.policy, { self: r.user, resent: r.resent406 === true });
     if (d.kind !== 'send') return { reason: d.reason, message: d.message };
-    if (d.message.media !== undefined) return { reason: 'media-unavailable', message: 'The downgraded message would carry media, which is not available yet.' };
-    const { media: _media, ...message } = d.message;
-    return { record: { ...r, message, original: source, fallbacks: d.fallbacks, downgraded: d.downgraded, resent406: true, ...(d.notice ? { notice: d.notice } : {}) } };
+    const { media: newMedia, ...message } = d.message;
+    // A media kind change (e.g. image → document) keeps the hosted file: only the declared kind changes.
+    const media = newMedia && r.media ? { ...r.media, kind: newMedia.kind, ...(newMedia.filename !== undefined ? { filename: newMedia.filename } : {}) } : undefined;
+    if (newMedia && !media) return { reason: 'unsupported-in-interop', message: 'The downgraded message would need a file that was not prepared.' };
+    const { media: _old, ...rest } = r;
+    return { record: { ...rest, message, original: source, fallbacks: d.fallbacks, downgraded: d.downgraded, resent406: true, ...(d.notice ? { notice: d.notice } : {}), ...(media ? { media } : {}) } };
   }
 
   #status(s: MessageStatus): void {

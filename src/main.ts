@@ -14,6 +14,7 @@ import { ProviderKey } from './hub/provider-key.ts';
 import { probeHub } from './hub/reachability.ts';
 import { SessionManager } from './hub/sessions.ts';
 import { createMetrics } from './metrics.ts';
+import { createMediaService, deriveUrlSecret, type MediaService } from './media/index.ts';
 
 export interface Causeway {
   /** http://host:port of the sidecar's HTTP surface. */
@@ -54,7 +55,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
       return { outbound: await depth(core.outbound.queue), inbound: await depth(core.inbound.queue) };
     },
   });
-  const ref: { core?: Core } = {};
+  const ref: { core?: Core; media?: MediaService } = {};
   const sessions = new SessionManager({
     hubUrl: config.hub.url,
     hubId: config.hub.hub_id,
@@ -80,6 +81,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     preKeys: config.hub.prekeys.one_time,
     identityChange: config.policy.identity_change,
     policy: config.policy,
+    media: () => ref.media,
     lowWater: config.hub.prekeys.low_water,
     rotateSignedMs: config.hub.prekeys.rotate_signed_days * 24 * 3600 * 1000,
     metrics,
@@ -113,6 +115,13 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     const r = c.routes?.();
     if (r) app.route('/', r);
   }
+  // Hosted attachments (spec 11.1): the hub's media proxy fetches them; the signed token is the access right.
+  let mediaRoutes: { fetch(r: Request): Response | Promise<Response> } | undefined;
+  app.on(['GET', 'HEAD'], '/media/*', (c) => {
+    if (!ref.media) return c.json({ error: 'not found' }, 404);
+    mediaRoutes ??= ref.media.routes();
+    return mediaRoutes.fetch(c.req.raw);
+  });
   for (const c of connectors) await c.start();
   await core.start();
   if (config.metrics.enabled && !config.metrics.token) log.warn('metrics.token is not set: /metrics answers 401 until it is');
@@ -124,6 +133,12 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
   const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
   log.info({ url, hub: config.hub.url, provider: config.hub.provider_id }, 'causeway listening');
+  const activeKek = config.store.key_encryption_keys.find((k) => k.id === config.store.active_key_id);
+  ref.media = createMediaService(config.media, {
+    publicBaseUrl: config.server.public_url ?? url,
+    limits: config.limits.max_media_bytes,
+    fallbackUrlSecret: deriveUrlSecret(Buffer.from(activeKek?.key.reveal() ?? '', 'base64')),
+  });
 
   return {
     url,
@@ -147,6 +162,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
       await core.close(config.server.shutdown_grace_ms);
       for (const c of connectors) await c.stop();
       sessions.stop();
+      await ref.media?.close();
       redis.disconnect();
       log.info('causeway stopped');
     },

@@ -74,6 +74,17 @@ export function createRoutes(o: RoutesOptions): Hono {
       ...(m.text !== undefined ? { text: m.text } : {}),
       ...(m.reply_to ? { replyTo: { id: m.reply_to.id, sender: m.reply_to.sender } } : {}),
       ...(m.feature ? { feature: { name: m.feature.name, data: m.feature.data as Record<string, unknown> } } : {}),
+      ...(m.media
+        ? {
+            media: {
+              kind: m.media.kind, mime: m.media.mime,
+              ...(m.media.data_base64 !== undefined ? { data: new Uint8Array(Buffer.from(m.media.data_base64, 'base64')) } : {}),
+              ...(m.media.url !== undefined ? { url: m.media.url } : {}),
+              ...(m.media.filename !== undefined ? { filename: m.media.filename } : {}),
+              ...(m.media.caption !== undefined ? { caption: m.media.caption } : {}),
+            },
+          }
+        : {}),
     });
     return c.json({ message_id: r.messageId, status: 'queued' as const, duplicate: r.duplicate }, 202);
   });
@@ -135,6 +146,11 @@ export function createRoutes(o: RoutesOptions): Hono {
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((err, c) => {
     if (err instanceof NotReady) return c.json({ error: 'not ready' }, 503);
+    // The core refused the message as the sender's error (not opted in, bad media…): nothing queued.
+    const field = (err as { field?: unknown }).field;
+    if (err.name === 'SubmitError' && typeof field === 'string') {
+      return c.json({ error: 'message refused', issues: [{ field, in: 'body', message: err.message }] }, 422);
+    }
     o.logger.error({ err: err.message, path: c.req.path }, 'webhook API request failed');
     return c.json({ error: 'internal error' }, 500);
   });

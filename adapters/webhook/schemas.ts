@@ -3,6 +3,7 @@
 // (openapi.ts), so the document cannot drift from what is enforced. Schemas hold no transforms
 // (they must stay representable as JSON Schema); normalization happens in the handlers.
 import { z } from 'zod';
+import { MEDIA_KINDS } from '../../src/protocol/types.ts';
 import { FEATURE_SCHEMAS } from '../../src/policy/features.ts';
 
 /** Provider user local id (spec 1): 1–64 of [a-z0-9._=-]. */
@@ -75,10 +76,23 @@ const feature = z
   )
   .meta({ description: 'A feature the hub does not carry, converted per the downgrade policy.' });
 
-export const sendMessageBody = z
-  .object({ from: localId, to: recipient, text: text.optional(), reply_to: replyTo.optional(), feature: feature.optional() })
+/** An attachment (spec 11): inline as base64 (within the 1 MiB request limit) or a URL Causeway fetches. */
+const media = z
+  .object({
+    kind: z.enum(MEDIA_KINDS).meta({ description: '`voice` is an Opus or AAC recording played inline.' }),
+    mime: z.string().regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i, 'must be a MIME type such as image/jpeg'),
+    data_base64: z.base64().optional().meta({ description: 'The file, base64; for files up to about 700 KB.' }),
+    url: z.url({ protocol: /^https?$/ }).optional().meta({ description: 'Where Causeway fetches the file (size-capped, time-limited).' }),
+    filename: z.string().min(1).max(255).optional(),
+    caption: z.string().max(1024).optional(),
+  })
   .strict()
-  .refine((b) => b.text !== undefined || b.feature !== undefined, { message: 'give text or feature', path: ['text'] });
+  .refine((m) => (m.data_base64 === undefined) !== (m.url === undefined), { message: 'give exactly one of data_base64 or url', path: ['data_base64'] });
+
+export const sendMessageBody = z
+  .object({ from: localId, to: recipient, text: text.optional(), reply_to: replyTo.optional(), media: media.optional(), feature: feature.optional() })
+  .strict()
+  .refine((b) => b.text !== undefined || b.feature !== undefined || b.media !== undefined, { message: 'give text, media or feature', path: ['text'] });
 
 export const interopBody = z.object({ enabled: z.boolean() }).strict();
 

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { MEDIA_KINDS } from '../protocol/types.ts';
 import { mockHubConfigSchema } from '../mock-hub/config.ts';
+import { mediaConfigSchema } from '../media/config.ts';
 import { inspectSigningKey, kekSecretSchema, port, positiveInt, signingKeySchema, urlWith } from './fields.ts';
 import { policySchema } from './policy-schema.ts';
 import { secretSchema, type Secret } from './secret.ts';
@@ -205,6 +206,8 @@ export const configSchema = z
     logging: loggingSchema,
     metrics: metricsSchema,
     /** An embedded mock hub (tests, demos, providers' CI); never in production. */
+    /** Attachments (spec 11.1): blob store, URL signing, fetch limits (src/media/config.ts). */
+    media: mediaConfigSchema,
     mock_hub: mockHubConfigSchema.optional(),
   })
   .strict();

@@ -6,7 +6,7 @@ import type { RedisSignalStore } from '../crypto/redis-signal-store.ts';
 import type { SignalEdge } from '../crypto/signal-edge.ts';
 import { computeDhash, encodeContent, type Content, type DeviceList, type OutgoingMessage } from '../protocol/index.ts';
 import { deviceAddresses } from './devices.ts';
-import type { OutboundRecord } from './outbox.ts';
+import { loadMediaRef, type OutboundRecord } from './outbox.ts';
 
 export class NoDevicesError extends Error {
   override readonly name = 'NoDevicesError';
@@ -19,6 +19,7 @@ export function contentOf(r: OutboundRecord): Content {
     ...(r.message.text !== undefined ? { text: r.message.text } : {}),
     ...(r.message.replyTo ? { reply: { to: r.message.replyTo.id, sender: r.message.replyTo.sender } } : {}),
     ...(r.fallbacks && r.fallbacks.length > 0 ? { fallbacks: r.fallbacks } : {}),
+    ...(r.media ? { media: loadMediaRef(r.media) } : {}),
   };
 }
 
@@ -48,6 +49,11 @@ export async function encryptMessage(
   await ensureSessions(conn, edge, store, local, jids);
   const plaintext = encodeContent(contentOf(r));
   const participants = [];
-  for (const jid of jids) participants.push({ jid, enc: { v: 1 as const, ...(await edge.encrypt(store, local, jid, plaintext)) } });
-  return { kind: 'message', id: r.id, to: r.peer, type: 'text', t: r.t, dhash: computeDhash(jids), participants };
+  // Spec 4: a media message declares its kind on every enc, for the hub's accounting and limits.
+  const mediatype = r.media?.kind;
+  for (const jid of jids) {
+    const enc = await edge.encrypt(store, local, jid, plaintext);
+    participants.push({ jid, enc: { v: 1 as const, ...enc, ...(mediatype ? { mediatype } : {}) } });
+  }
+  return { kind: 'message', id: r.id, to: r.peer, type: mediatype ? 'media' : 'text', t: r.t, dhash: computeDhash(jids), participants };
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { MessageStatus, OutboundMessage } from '../../adapters/contract.ts';
 import type { Keyring } from '../crypto/keyring.ts';
-import { newId } from '../protocol/index.ts';
+import { newId, type MediaRef } from '../protocol/index.ts';
 import type { StatusLog } from './status-log.ts';
 
 const IDEMPOTENCE_S = 7 * 24 * 3600;
@@ -41,6 +41,21 @@ export interface OutboundRecord {
   notice?: string;
   /** Already sent again after a 406: a second 406 fails it. */
   resent406?: boolean;
+  /** The prepared attachment (spec 11 `<media>`): encrypted and hosted once, reused by every retry. */
+  media?: StoredMediaRef;
+}
+
+/** A MediaRef with its binary fields in base64, as JSON inside the sealed record. */
+export type StoredMediaRef = Omit<MediaRef, 'sha256' | 'encSha256' | 'key' | 'nonce'> & { sha256: string; encSha256: string; key: string; nonce: string };
+
+export function storeMediaRef(m: MediaRef): StoredMediaRef {
+  const b = (u: Uint8Array) => Buffer.from(u).toString('base64');
+  return { ...m, sha256: b(m.sha256), encSha256: b(m.encSha256), key: b(m.key), nonce: b(m.nonce) };
+}
+
+export function loadMediaRef(m: StoredMediaRef): MediaRef {
+  const u = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
+  return { ...m, sha256: u(m.sha256), encSha256: u(m.encSha256), key: u(m.key), nonce: u(m.nonce) };
 }
 
 /** A message the policy rejected or dropped before sending: recorded with its final status only. */
