@@ -41,7 +41,18 @@ export interface InboundMessage {
   t: number;
   text?: string;
   replyTo?: { id: string; sender: string };
-  media?: { kind: MediaKind; mime: string; size: number; data?: Uint8Array; filename?: string; caption?: string; width?: number; height?: number; durationMs?: number };
+  media?: {
+    kind: MediaKind; mime: string; size: number; filename?: string; caption?: string; width?: number; height?: number; durationMs?: number;
+    /** Small files' bytes, when the adapter asked for them. */
+    data?: Uint8Array;
+    /**
+     * The verified file, re-encrypted by Causeway (AES-256-GCM, fresh key) and hosted at a signed,
+     * expiring URL: the provider downloads the blob (ciphertext ‖ tag) and decrypts it.
+     */
+    hosted?: { url: string; key: Uint8Array; nonce: Uint8Array; sha256: Uint8Array; encSha256: Uint8Array };
+    /** The verified plaintext, readable while `deliver` runs (adapters that upload it elsewhere). */
+    open?: () => NodeJS.ReadableStream;
+  };
   /** The sender downgraded these features (spec 11 `<fallback>`). */
   fallbacks?: Array<{ feature: string; text: string }>;
   /** Delivered late from the hub's offline store. */

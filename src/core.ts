@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connector, CoreApi, InboundMessage, MessageStatus, Notice, OutboundMessage } from '../adapters/contract.ts';
+import type { MediaRef } from './protocol/index.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import { PeerLock } from './crypto/peer-lock.ts';
 import { SignalEdge } from './crypto/signal-edge.ts';
@@ -100,7 +101,7 @@ export class Core implements CoreApi {
     this.inbound = new InboundHandler({
       redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, edge, accounts: this.accounts, devices,
       outbox: this.outbox, statusLog: this.statusLog, logger: o.logger,
-      deliver: (user, m) => this.#deliver(user, m),
+      deliver: (user, m, media) => this.#deliver(user, m, media),
       onStatus: (_user, s) => this.#status(s),
       onNotice: (user, n) => this.#notice(user, n),
       identityChange: o.identityChange ?? 'continue',
@@ -243,15 +244,60 @@ export class Core implements CoreApi {
     return (id ? this.#connectors.get(id) : undefined) ?? this.#connectors.values().next().value;
   }
 
-  async #deliver(user: string, m: InboundMessage): Promise<void> {
+  async #deliver(user: string, m: InboundMessage, ref: MediaRef | undefined): Promise<void> {
     const c = await this.#connectorOf(user);
     if (!c) throw new Error(`no adapter serves ${user}`);
     const local = { ...m, to: m.to.split('@')[0] as string };
     // What the provider cannot show is converted, or withheld with a notice (policy, inbound).
     const d = downgradeInbound(local, c.capabilities, this.#o.policy);
-    if (d.kind === 'deliver') return c.deliver(d.message);
+    if (d.kind === 'deliver') {
+      if (ref && d.message.media) return this.#deliverWithMedia(user, c, d.message, ref);
+      return c.deliver(d.message);
+    }
     this.#o.logger.info({ user, peer: m.from, id: m.id, decision: d.kind, reason: d.reason }, 'inbound message withheld by policy');
     if (d.kind === 'reject') this.#notice(user, { kind: 'message-withheld', user, peer: d.peer, messageId: d.messageId, feature: d.feature, text: d.notice });
+  }
+
+  /**
+   * Spec 11.1 inbound: download the hub's blob (size-capped), verify enc-sha256, decrypt, verify
+   * sha256 and size; only then re-encrypt it under a fresh key, host it, and hand it over. A blob
+   * that fails a check is never passed on: the message goes without it, with a notice.
+   */
+  async #deliverWithMedia(user: string, c: Connector, m: InboundMessage, ref: MediaRef): Promise<void> {
+    const service = this.#o.media?.();
+    const media = m.media as NonNullable<InboundMessage['media']>;
+    if (!service) return c.deliver(m);
+    let file;
+    try {
+      file = await service.fetchInbound(ref);
+    } catch (err) {
+      if (!(err instanceof MediaError) || err.retryable) throw err; // retried by the inbound queue
+      this.#o.logger.warn({ user, peer: m.from, id: m.id, code: err.code }, 'inbound media failed verification; not passed on');
+      const { media: _bad, ...rest } = m;
+      const text = `An attachment (${media.kind}) from this contact failed its integrity check (${err.code}) and was not passed on.`;
+      this.#notice(user, { kind: 'message-withheld', user, peer: m.from, messageId: m.id, feature: media.kind, text });
+      if (rest.text !== undefined || media.caption !== undefined) await c.deliver({ ...rest, ...(rest.text === undefined && media.caption ? { text: media.caption } : {}) });
+      return;
+    }
+    try {
+      const hosted = await service.prepareOutbound({
+        kind: file.kind, declaredMime: file.mime, source: file.open(),
+        ...(file.filename !== undefined ? { filename: file.filename } : {}),
+        ...(file.caption !== undefined ? { caption: file.caption } : {}),
+      });
+      const h = hosted.ref;
+      await c.deliver({
+        ...m,
+        media: {
+          ...media,
+          mime: h.mime, size: h.size,
+          hosted: { url: h.url, key: h.key, nonce: h.nonce, sha256: h.sha256, encSha256: h.encSha256 },
+          open: () => file.open(),
+        },
+      });
+    } finally {
+      await file.dispose();
+    }
   }
 
   /** Spec 4's 406: downgrade per policy and send again once, else fail with the reason. */

@@ -127,7 +127,6 @@ async function toHub(d: InboundDeps, p: Portal, e: Ev): Promise<void> {
   if (c.kind === 'ignore') return;
   const status = (s: Omit<StatusInput, 'eventId'>) => sendStatus(b, p, { eventId: e.eventId, ...s });
   let text: string;
-  let feature: { name: string; data: Record<string, unknown> } | undefined;
   let replyTo: { id: string; sender: string } | undefined;
   if (c.kind === 'feature') {
     const action = d.downgrade(c.feature);
@@ -137,8 +136,8 @@ async function toHub(d: InboundDeps, p: Portal, e: Ev): Promise<void> {
       await b.notice(p, failureNotice(true, `${b.config.hub_name} does not carry ${c.feature} messages`));
       return;
     }
+    // Converted here already (the bridge's own rules, docs/matrix-adapter.md); the core gets text.
     text = c.fallback;
-    feature = { name: c.feature, data: c.data };
   } else if (c.kind === 'media') {
     await status({ status: 'FAIL_PERMANENT', reason: 'unsupported', message: 'media cannot be sent to hub users by this version', certain: true });
     await b.notice(p, failureNotice(true, 'media cannot be sent to hub users by this version of the bridge'));
@@ -151,7 +150,6 @@ async function toHub(d: InboundDeps, p: Portal, e: Ev): Promise<void> {
     const r = await core.submit(b.adapterId, {
       idempotencyKey: e.eventId, from: p.local, to: p.hubUser, text,
       ...(replyTo ? { replyTo } : {}),
-      ...(feature ? { feature } : {}),
     });
     await b.portals.link(e.eventId, p.roomId, r.messageId, `${p.local}@${core.providerId}.interop`);
   } catch (err) {

@@ -29,6 +29,11 @@ export const messageReceivedData = z.object({
       mime: z.string(),
       size: z.number().int(),
       data_base64: z.string().optional(),
+      url: z.string().optional().meta({ description: "Causeway's signed URL of the file, encrypted: AES-256-GCM ciphertext followed by the 16-byte tag." }),
+      key: z.string().optional().meta({ description: 'base64 of the 32-byte AES-256-GCM key of `url`.' }),
+      nonce: z.string().optional().meta({ description: 'base64 of the 12-byte nonce.' }),
+      sha256: z.string().optional().meta({ description: 'hex SHA-256 of the plaintext file (verify after decrypting).' }),
+      enc_sha256: z.string().optional().meta({ description: 'hex SHA-256 of the downloaded blob.' }),
       filename: z.string().optional(),
       caption: z.string().optional(),
       width: z.number().int().optional(),
@@ -127,6 +132,15 @@ export function inboundEvent(adapterId: string, m: InboundMessage, now: number):
             mime: media.mime,
             size: media.size,
             ...(media.data !== undefined ? { data_base64: Buffer.from(media.data).toString('base64') } : {}),
+            ...(media.hosted !== undefined
+              ? {
+                  url: media.hosted.url,
+                  key: Buffer.from(media.hosted.key).toString('base64'),
+                  nonce: Buffer.from(media.hosted.nonce).toString('base64'),
+                  sha256: Buffer.from(media.hosted.sha256).toString('hex'),
+                  enc_sha256: Buffer.from(media.hosted.encSha256).toString('hex'),
+                }
+              : {}),
             ...(media.filename !== undefined ? { filename: media.filename } : {}),
             ...(media.caption !== undefined ? { caption: media.caption } : {}),
             ...(media.width !== undefined ? { width: media.width } : {}),

@@ -41,7 +41,8 @@ export interface WebhookConnector extends Connector {
   replayDeadLetter(eventId: string): Promise<boolean>;
 }
 
-const CAPABILITIES: Capabilities = { media: [], receipts: true, features: [] };
+/** Every media kind: the provider gets a hosted, encrypted copy of each verified file (events.ts). */
+const CAPABILITIES: Capabilities = { media: ['image', 'video', 'audio', 'voice', 'document'], receipts: true, features: [] };
 
 export function createWebhookConnector(o: WebhookConnectorOptions): WebhookConnector {
   const log = o.logger.child({ adapter: o.id });

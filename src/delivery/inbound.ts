@@ -12,11 +12,11 @@ import type { Keyring } from '../crypto/keyring.ts';
 import type { SignalEdge } from '../crypto/signal-edge.ts';
 import type { HubConnection, InboundStanza } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
-import { decodeContent, deviceAddress, encodeContent, userOf, type IncomingMessage, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
+import { decodeContent, deviceAddress, encodeContent, userOf, type IncomingMessage, type MediaRef, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
 import type { Accounts } from './accounts.ts';
 import type { DeviceDirectory } from './devices.ts';
 import { contentOf } from './encrypt-message.ts';
-import type { Outbox } from './outbox.ts';
+import { loadMediaRef, storeMediaRef, type Outbox, type StoredMediaRef } from './outbox.ts';
 import type { StatusLog } from './status-log.ts';
 
 const KEEP_S = 7 * 24 * 3600;
@@ -31,8 +31,8 @@ export interface InboundOptions {
   devices: DeviceDirectory;
   outbox: Outbox;
   statusLog: StatusLog;
-  /** Hands a message to the adapter serving `user`; resolves once the provider accepted it. */
-  deliver: (user: string, m: InboundMessage) => Promise<void>;
+  /** Hands a message (with its attachment's MediaRef, spec 11) to the adapter serving `user`. */
+  deliver: (user: string, m: InboundMessage, media: MediaRef | undefined) => Promise<void>;
   onStatus: (user: string, s: MessageStatus) => void;
   onNotice: (user: string, n: Notice) => void;
   /** Policy on a contact's identity change (config policy.identity_change). */
@@ -161,6 +161,7 @@ export class InboundHandler {
       return;
     }
     if (content.id !== m.id) return ack(); // relabelled on the way: drop (spec 5, 11)
+    const mediaRef = content.media ? storeMediaRef(content.media) : undefined;
     const message: InboundMessage = {
       id: m.id,
       from: m.from,
@@ -188,7 +189,7 @@ export class InboundHandler {
     };
     await this.#o.redis
       .multi()
-      .hset(key, { state: 'stored', at: Date.now(), data: this.#o.keyring.seal(Buffer.from(JSON.stringify(message)), `${key}|data`) })
+      .hset(key, { state: 'stored', at: Date.now(), data: this.#o.keyring.seal(Buffer.from(JSON.stringify({ message, mediaRef })), `${key}|data`) })
       .expire(key, KEEP_S)
       .exec();
     await this.queue.add('deliver', { user, key }, { jobId: key.replace(/:/g, '_') });
@@ -199,8 +200,8 @@ export class InboundHandler {
     const { user, key } = job.data;
     const [state, data, at] = await this.#o.redis.hmgetBuffer(key, 'state', 'data', 'at');
     if (!data || state?.toString() !== 'stored') return;
-    const m = JSON.parse(this.#o.keyring.open(data, `${key}|data`).toString('utf8')) as InboundMessage;
-    await this.#o.deliver(user, m);
+    const { message: m, mediaRef } = JSON.parse(this.#o.keyring.open(data, `${key}|data`).toString('utf8')) as { message: InboundMessage; mediaRef?: StoredMediaRef };
+    await this.#o.deliver(user, m, mediaRef ? loadMediaRef(mediaRef) : undefined);
     await this.#o.redis.multi().hset(key, 'state', 'delivered').hdel(key, 'data').exec();
     this.#o.observe?.('delivered', at ? Date.now() - Number(at.toString()) : undefined);
     try {

@@ -1,6 +1,7 @@
 // Media from a provider user to a hub user through the whole sidecar (issue: media both ways):
 // the file is checked by content, encrypted (AES-256-GCM), hosted at a signed URL; the hub user's
 // device fetches it through the hub's media proxy and gets byte-identical plaintext.
+import { createDecipheriv } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../delivery/harness.ts';
 import { jpeg, oggOpus, pdf, png, sha256 } from '../media/support/fixtures.ts';
@@ -48,5 +49,30 @@ describe('media, provider → hub', () => {
     expect(both.status).toBe(400);
     const status = await s.api('GET', `/v1/messages/media-${n - 2}`);
     expect(status.status).toBe(404);
+  });
+});
+
+describe('media, hub → provider', () => {
+  it('an image from the hub user is verified, re-encrypted, hosted, and decrypts to the same bytes', async () => {
+    const file = png(40, 30);
+    const { id } = (await s.control('POST', `/users/${ADA}/send`, { to: 'alice@birdy.interop', text: 'look', media: { kind: 'image', mime: 'image/png', data: file.toString('base64'), filename: 'view.png' } })).body as { id: string };
+    const e = await eventually(async () => s.receiver.events().find((x) => x.type === 'message.received' && x.data.id === id), 20_000, 'webhook');
+    const media = e.data.media as { kind: string; mime: string; size: number; url: string; key: string; nonce: string; sha256: string; enc_sha256: string; filename?: string };
+    expect(media).toMatchObject({ kind: 'image', mime: 'image/png', size: file.length, filename: 'view.png', sha256: sha256(file).toString('hex') });
+    expect(e.data.text).toBe('look');
+    const blob = Buffer.from(await (await fetch(media.url)).arrayBuffer());
+    expect(sha256(blob).toString('hex')).toBe(media.enc_sha256);
+    const d = createDecipheriv('aes-256-gcm', Buffer.from(media.key, 'base64'), Buffer.from(media.nonce, 'base64'));
+    d.setAuthTag(blob.subarray(blob.length - 16));
+    const plain = Buffer.concat([d.update(blob.subarray(0, blob.length - 16)), d.final()]);
+    expect(plain.equals(file)).toBe(true);
+    expect(JSON.stringify(s.receiver.events())).not.toContain(file.toString('base64'));
+  });
+
+  it('a voice message stays a voice message', async () => {
+    const file = oggOpus(1);
+    const { id } = (await s.control('POST', `/users/${ADA}/send`, { to: 'alice@birdy.interop', media: { kind: 'voice', mime: 'audio/ogg', data: file.toString('base64') } })).body as { id: string };
+    const e = await eventually(async () => s.receiver.events().find((x) => x.type === 'message.received' && x.data.id === id), 20_000, 'webhook');
+    expect(e.data.media).toMatchObject({ kind: 'voice', size: file.length, sha256: sha256(file).toString('hex') });
   });
 });

@@ -1,6 +1,8 @@
 // The whole stack for end-to-end tests: an in-process mock hub, Causeway started from a YAML config
 // exactly as `causeway start` does (webhook adapter included), and the provider's webhook receiver.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { adapterConfigSchemas } from '../../adapters/registry.ts';
@@ -47,6 +49,7 @@ adapters:
       webhook_url: ${o.receiverUrl}
       webhook_secret: ${WEBHOOK_SECRET}
       retry_backoff_ms: { base: 100, max: 1000 }
+media: { store: { type: fs, dir: ${join(tmpdir(), `causeway-media-${o.prefix}`)} }, allow_private_addresses: true }
 logging: { level: ${process.env.CAUSEWAY_TEST_LOG ?? 'fatal'} }
 metrics: { token: metrics-token }
 `;

@@ -57,7 +57,7 @@ describe('OpenAPI document', () => {
     expect(doc.components.schemas.Receipts).toEqual(jsonSchemaOf(receiptsBody, 'input'));
     const send = doc.components.schemas.SendMessage as { required: string[]; additionalProperties: boolean; properties: Record<string, { pattern?: string }> };
     expect(send.required.sort()).toEqual(['from', 'to']); // text or feature: checked by the schema's refinement
-    expect(Object.keys(send.properties).sort()).toEqual(['feature', 'from', 'reply_to', 'text', 'to']);
+    expect(Object.keys(send.properties).sort()).toEqual(['feature', 'from', 'media', 'reply_to', 'text', 'to']);
     expect(send.additionalProperties).toBe(false);
     expect(send.properties.from?.pattern).toBe('^[a-z0-9._=-]{1,64}$');
     const params = doc.paths['/v1/directory']?.get?.parameters ?? [];
