@@ -243,7 +243,8 @@ export class InboundHandler {
     const count = r.retry?.count ?? 1;
     if (!r.participant || count > 5) return;
     const loaded = await this.#o.outbox.load(conn.user, r.id);
-    if (!loaded || loaded.state !== 'sent') return; // older than 24 h, or never sent
+    // The receipt can overtake our own bookkeeping of the server ack: a stored frame means it was sent.
+    if (!loaded || (loaded.state !== 'sent' && loaded.frame === undefined)) return; // older than 24 h, or never sent
     const store = this.#o.accounts.store(conn.user);
     const local = deviceAddress(conn.user, 1);
     let bundle = r.keys;
