@@ -9,6 +9,7 @@ import { mockHubCommand } from './cli/mock-hub.ts';
 import { startCommand } from './cli/start.ts';
 import { keygenCommand } from './cli/keygen.ts';
 import { keysCommand } from './cli/keys.ts';
+import { deadLettersCommand } from './cli/dead-letters.ts';
 import { matrixRegistrationCommand } from './cli/matrix-registration.ts';
 import { USAGE } from './cli/usage.ts';
 
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   keygen: keygenCommand,
   keys: keysCommand,
+  'dead-letters': deadLettersCommand,
   'matrix-registration': matrixRegistrationCommand,
 };
 

@@ -42,6 +42,11 @@ Commands:
       -c, --config FILE     The configuration file (default: $CAUSEWAY_CONFIG).
       --dry-run             Only count what would be re-sealed.
 
+  dead-letters list|replay [ID] [options]
+                            List what failed for good (outbound messages; webhook events the
+                            provider never acknowledged), or put one back in line by its id.
+      -c, --config FILE     The configuration file (default: $CAUSEWAY_CONFIG).
+
   demo                      Run the end-to-end demo: a sidecar and the mock hub on loopback,
                             with the embedded development config.
 

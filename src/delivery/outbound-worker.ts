@@ -111,9 +111,17 @@ export class OutboundDelivery {
   }
 
   /** Starts working, after re-queueing the head of every lane (a restart picks up where it was). */
-  async start(): Promise<void> {
+  #sweeper: NodeJS.Timeout | undefined;
+
+  /**
+   * Starts working, after re-queueing the head of every lane (a restart picks up where it was),
+   * and re-checks the lanes every `sweepMs` (a replayed dead letter, a lost kick).
+   */
+  async start(sweepMs = 30_000): Promise<void> {
     await this.sweep();
     void this.#worker.run();
+    this.#sweeper = setInterval(() => void this.sweep().catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message }, 'lane sweep failed')), sweepMs);
+    this.#sweeper.unref();
   }
 
   /** Makes sure every non-empty lane's head has a job; finalizes heads whose job has failed. */
@@ -143,6 +151,7 @@ export class OutboundDelivery {
    * idempotent by design).
    */
   async close(graceMs = 10_000): Promise<void> {
+    clearInterval(this.#sweeper);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       this.#worker.close().then(() => false),

@@ -60,6 +60,7 @@ export async function eventually<T>(f: () => Promise<T | undefined | false>, ms 
 
 export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreOverrides: Partial<ConstructorParameters<typeof Core>[0]> = {}) {
   const { redis, prefix, cleanup } = testRedis();
+  const kek = randomBytes(32);
   const { privateKey } = generateKeyPairSync('ed25519');
   const key = await ProviderKey.load(JSON.stringify(privateKey.export({ format: 'jwk' })), 'birdy-1');
   const logger = pino({ level: process.env.CAUSEWAY_TEST_LOG ?? 'silent' });
@@ -80,7 +81,7 @@ export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreO
     onOpened: (conn) => ref.core?.onOpened(conn),
   });
   const core = new Core({
-    redis, keyring: new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1'), prefix, providerId: 'birdy', sessions,
+    redis, keyring: new Keyring([{ id: 'k1', key: kek }], 'k1'), prefix, providerId: 'birdy', sessions,
     maxTextBytes: 65_536, maxAttempts: 5, backoff: { base: 100, max: 1000 }, concurrency: 8, ackTimeoutMs: 1000, maxQueueAgeMs: 3_600_000, preKeys: 20, policy: policySchema.parse({}), logger, ...coreOverrides,
   });
   ref.core = core;
@@ -96,7 +97,7 @@ export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreO
     return { status: r.status, body: (await r.json().catch(() => undefined)) as Record<string, unknown> };
   };
   return {
-    hub, core, connector, redis, prefix, sessions, control,
+    hub, core, connector, redis, prefix, sessions, control, kek,
     async close() {
       await core.close();
       sessions.stop();
