@@ -302,8 +302,12 @@ export class Core implements CoreApi {
 
   /** Spec 4's 406: downgrade per policy and send again once, else fail with the reason. */
   #after406(r: OutboundRecord, feature: string | undefined): { record: OutboundRecord } | { reason: string; message: string } {
-    const source = r.original ?? { ...r.message, idempotencyKey: r.idempotencyKey };
-    const d = downgradeAfter406(source, feature, this.#o.policy, { self: r.user, resent: r.resent406 === true });
+    // What was refused, as the policy sees a message: the hosted file stands for its bytes.
+    const hosted = r.media
+      ? { media: { kind: r.media.kind, mime: r.media.mime, ...(r.media.filename !== undefined ? { filename: r.media.filename } : {}), ...(r.media.caption !== undefined ? { caption: r.media.caption } : {}) } }
+      : {};
+    const source: OutboundMessage = r.original ? { ...r.original, ...(r.original.media ? hosted : {}) } : { ...r.message, idempotencyKey: r.idempotencyKey, ...hosted };
+    const d = downgradeAfter406(source, feature, this.#o.policy, { self: r.user, resent: r.resent406 === true, ...(r.media ? { mediaSize: r.media.size } : {}) });
     if (d.kind !== 'send') return { reason: d.reason, message: d.message };
     const { media: newMedia, ...message } = d.message;
     // A media kind change (e.g. image → document) keeps the hosted file: only the declared kind changes.

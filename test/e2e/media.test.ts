@@ -4,7 +4,7 @@
 import { createDecipheriv } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../delivery/harness.ts';
-import { jpeg, oggOpus, pdf, png, sha256 } from '../media/support/fixtures.ts';
+import { jpeg, mp4, oggOpus, pdf, png, sha256 } from '../media/support/fixtures.ts';
 import { startStack, type Stack } from './sidecar-stack.ts';
 
 type Entry = { id: string; decrypted: boolean; error?: string; content?: { text?: string; media?: { kind: string; mime: string; size: number; sha256: string; filename?: string } } };
@@ -74,5 +74,25 @@ describe('media, hub → provider', () => {
     const { id } = (await s.control('POST', `/users/${ADA}/send`, { to: 'alice@birdy.interop', media: { kind: 'voice', mime: 'audio/ogg', data: file.toString('base64') } })).body as { id: string };
     const e = await eventually(async () => s.receiver.events().find((x) => x.type === 'message.received' && x.data.id === id), 20_000, 'webhook');
     expect(e.data.media).toMatchObject({ kind: 'voice', size: file.length, sha256: sha256(file).toString('hex') });
+  });
+});
+
+describe('406 unsupported-in-interop (spec 4)', () => {
+  it('a media kind the hub refuses is downgraded per policy and sent once more', async () => {
+    const s2 = await startStack({ users: [{ phone: '+447700900123', name: 'Ada', devices: [0] }], features: { unsupported: ['video'] } });
+    try {
+      expect((await s2.api('PUT', '/v1/users/alice/interop', { enabled: true })).status).toBe(200);
+      const file = mp4(64, 48, 1000);
+      const r = await s2.api('POST', '/v1/messages', { from: 'alice', to: ADA, media: { kind: 'video', mime: 'video/mp4', data_base64: file.toString('base64'), filename: 'clip.mp4' } }, { 'idempotency-key': 'v406' });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      const id = r.body.message_id as string;
+      const sent = await eventually(async () => s2.receiver.events().find((e) => e.type === 'message.status' && e.data.message_id === id && e.data.state !== 'queued'), 20_000, 'final status');
+      expect(sent.data, JSON.stringify(sent.data)).toMatchObject({ state: "sent", downgraded: [{ feature: "video", to: "document" }] });
+      const at = await eventually(async () => ((await s2.control('GET', `/users/${ADA}/inbox`)).body as unknown as { messages: Entry[] }).messages.find((m) => m.id === id), 20_000, 'at hub');
+      expect(at.decrypted).toBe(true);
+      expect(at.content?.media).toMatchObject({ kind: 'document', size: file.length, sha256: sha256(file).toString('hex') });
+    } finally {
+      await s2.close();
+    }
   });
 });
