@@ -80,9 +80,9 @@ describe('ack errors (spec 4)', () => {
     expect(got.every((m) => m.decrypted && m.content?.text === 'after the safety number changed')).toBe(true);
   });
 
-  it('hub outage: sessions refused for a while, every message delivered afterwards, none twice', async () => {
+  it('hub outage: sessions refused for 10 s, every message delivered afterwards, none twice', async () => {
     h.sessions.close('alice@birdy.interop');
-    await h.control('PUT', '/faults', { refuse_sessions_for_s: 3 });
+    await h.control('PUT', '/faults', { refuse_sessions_for_s: 10 });
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) ids.push(await send(`during the outage ${i}`));
     await new Promise((r) => setTimeout(r, 1000));

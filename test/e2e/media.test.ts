@@ -4,7 +4,7 @@
 import { createDecipheriv } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../delivery/harness.ts';
-import { jpeg, mp4, oggOpus, pdf, png, sha256 } from '../media/support/fixtures.ts';
+import { jpeg, m4a, mp4, oggOpus, pdf, png, sha256 } from '../media/support/fixtures.ts';
 import { startStack, type Stack } from './sidecar-stack.ts';
 
 type Entry = { id: string; decrypted: boolean; error?: string; content?: { text?: string; media?: { kind: string; mime: string; size: number; sha256: string; filename?: string } } };
@@ -27,6 +27,8 @@ describe('media, provider → hub', () => {
   for (const [kind, mime, file, filename] of [
     ['image', 'image/png', png(32, 24), 'dot.png'],
     ['image', 'image/jpeg', jpeg(16, 16), 'photo.jpg'],
+    ['video', 'video/mp4', mp4(64, 48, 1500), 'clip.mp4'],
+    ['audio', 'audio/mp4', m4a(1200), 'song.m4a'],
     ['voice', 'audio/ogg', oggOpus(2), undefined],
     ['document', 'application/pdf', pdf(), 'report.pdf'],
   ] as const) {
@@ -69,12 +71,23 @@ describe('media, hub → provider', () => {
     expect(JSON.stringify(s.receiver.events())).not.toContain(file.toString('base64'));
   });
 
-  it('a voice message stays a voice message', async () => {
-    const file = oggOpus(1);
-    const { id } = (await s.control('POST', `/users/${ADA}/send`, { to: 'alice@birdy.interop', media: { kind: 'voice', mime: 'audio/ogg', data: file.toString('base64') } })).body as { id: string };
-    const e = await eventually(async () => s.receiver.events().find((x) => x.type === 'message.received' && x.data.id === id), 20_000, 'webhook');
-    expect(e.data.media).toMatchObject({ kind: 'voice', size: file.length, sha256: sha256(file).toString('hex') });
-  });
+  for (const [kind, mime, file] of [
+    ['voice', 'audio/ogg', oggOpus(1)],
+    ['video', 'video/mp4', mp4(32, 32, 800)],
+    ['audio', 'audio/mp4', m4a(900)],
+    ['document', 'application/pdf', pdf()],
+  ] as const) {
+    it(`${kind} arrives as ${kind}, byte-identical`, async () => {
+      const { id } = (await s.control('POST', `/users/${ADA}/send`, { to: 'alice@birdy.interop', media: { kind, mime, data: file.toString('base64') } })).body as { id: string };
+      const e = await eventually(async () => s.receiver.events().find((x) => x.type === 'message.received' && x.data.id === id), 20_000, 'webhook');
+      const media = e.data.media as { url: string; key: string; nonce: string };
+      expect(e.data.media).toMatchObject({ kind, size: file.length, sha256: sha256(file).toString('hex') });
+      const blob = Buffer.from(await (await fetch(media.url)).arrayBuffer());
+      const d = createDecipheriv('aes-256-gcm', Buffer.from(media.key, 'base64'), Buffer.from(media.nonce, 'base64'));
+      d.setAuthTag(blob.subarray(blob.length - 16));
+      expect(Buffer.concat([d.update(blob.subarray(0, blob.length - 16)), d.final()]).equals(file)).toBe(true);
+    });
+  }
 });
 
 describe('406 unsupported-in-interop (spec 4)', () => {
