@@ -22,7 +22,7 @@ import { downgradeAfter406, downgradeInbound, downgradeOutbound } from './policy
 import { storeMediaRef, type OutboundRecord, type StoredMediaRef } from './delivery/outbox.ts';
 import { MediaError, type MediaService } from './media/index.ts';
 import type { HubConnection, InboundStanza } from './hub/connection.ts';
-import { formatAddress, parseAddress } from './protocol/index.ts';
+import { formatAddress, parseAddress, userOf } from './protocol/index.ts';
 
 /** The adapter's message as kept for the 406 path: file bytes are hosted already, not kept twice. */
 function withoutFileBytes(m: OutboundMessage): OutboundMessage {
@@ -74,13 +74,14 @@ export class Core implements CoreApi {
   readonly outbound: OutboundDelivery;
   readonly inbound: InboundHandler;
   readonly #connectors = new Map<string, Connector>();
+  #devices!: DeviceDirectory;
   readonly #o: CoreOptions;
 
   constructor(o: CoreOptions) {
     this.#o = o;
     this.providerId = o.providerId;
     const edge = new SignalEdge(new PeerLock(o.redis, o.prefix));
-    const devices = new DeviceDirectory(o.redis, o.prefix);
+    const devices = (this.#devices = new DeviceDirectory(o.redis, o.prefix));
     this.statusLog = new StatusLog(o.redis, o.prefix);
     this.outbox = new Outbox(o.redis, o.keyring, o.prefix, this.statusLog);
     this.accounts = new Accounts({
@@ -92,6 +93,7 @@ export class Core implements CoreApi {
       concurrency: o.concurrency, ackTimeoutMs: o.ackTimeoutMs, maxQueueAgeMs: o.maxQueueAgeMs, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
       onStatus: (s) => this.#status(s),
       after406: (r, feature) => this.#after406(r, feature),
+      identityChanged: (user, peer) => this.identityChanged(user, peer),
       isHeld: async (user, peer) => (await o.redis.hexists(this.#heldKey(user), peer)) === 1,
       observe: (outcome, ms) => {
         o.metrics?.messages.inc({ direction: 'outbound', outcome });
@@ -104,8 +106,7 @@ export class Core implements CoreApi {
       deliver: (user, m, media) => this.#deliver(user, m, media),
       onStatus: (_user, s) => this.#status(s),
       onNotice: (user, n) => this.#notice(user, n),
-      identityChange: o.identityChange ?? 'continue',
-      hold: async (user, peer) => void (await o.redis.hset(this.#heldKey(user), peer, Date.now())),
+      identityChanged: (user, peer) => this.identityChanged(user, peer),
       observe: (outcome, ms) => {
         o.metrics?.messages.inc({ direction: 'inbound', outcome });
         if (ms !== undefined) o.metrics?.latency.observe({ direction: 'inbound' }, ms / 1000);
@@ -220,6 +221,25 @@ export class Core implements CoreApi {
       if (err instanceof MediaError) throw new SubmitError('media', err.message);
       throw err;
     }
+  }
+
+  /**
+   * A hub contact's identity key changed (spec 8 `identity`, or an untrusted identity in a fresh
+   * bundle): the provider user is told the safety number changed; the old sessions and trusted
+   * identities go, and the next bundle is trusted on first use. With policy `hold`, messages to
+   * that peer wait until the user acknowledges the change (acknowledgeIdentity).
+   */
+  async identityChanged(user: string, peer: string): Promise<'continue' | 'hold'> {
+    const store = this.accounts.store(user);
+    const ofPeer = (name: string) => userOf(name) === peer;
+    const dropped = await store.dropSessionsOf(ofPeer);
+    await store.forgetIdentitiesOf(ofPeer);
+    await this.#devices.invalidate(peer);
+    const policy = this.#o.identityChange ?? 'continue';
+    if (policy === 'hold') await this.#o.redis.hset(this.#heldKey(user), peer, Date.now());
+    this.#o.logger.info({ user, peer, dropped, policy }, 'contact identity changed');
+    this.#notice(user, { kind: 'safety-number-changed', user, peer, held: policy === 'hold' });
+    return policy;
   }
 
   #heldKey(user: string): string {

@@ -12,7 +12,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import type { SignalEdge } from '../crypto/signal-edge.ts';
 import type { HubConnection, InboundStanza } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
-import { decodeContent, deviceAddress, encodeContent, userOf, type IncomingMessage, type MediaRef, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
+import { decodeContent, deviceAddress, encodeContent, type IncomingMessage, type MediaRef, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
 import type { Accounts } from './accounts.ts';
 import type { DeviceDirectory } from './devices.ts';
 import { contentOf } from './encrypt-message.ts';
@@ -35,10 +35,8 @@ export interface InboundOptions {
   deliver: (user: string, m: InboundMessage, media: MediaRef | undefined) => Promise<void>;
   onStatus: (user: string, s: MessageStatus) => void;
   onNotice: (user: string, n: Notice) => void;
-  /** Policy on a contact's identity change (config policy.identity_change). */
-  identityChange: 'continue' | 'hold';
-  /** Marks (user, peer) held until the provider user acknowledges the new safety number. */
-  hold: (user: string, peer: string) => Promise<void>;
+  /** A contact's identity changed (spec 8 `identity`): see Core.identityChanged. */
+  identityChanged: (user: string, peer: string) => Promise<unknown>;
   /** Outcome of each hub message, for metrics. */
   observe?: (outcome: 'delivered' | 'undecryptable' | 'duplicate', latencyMs: number | undefined) => void;
   logger: Logger;
@@ -269,21 +267,9 @@ export class InboundHandler {
       case 'encrypt':
         await this.#o.accounts.replenish(conn, n.count);
         break;
-      case 'identity': {
-        // The provider user is told the safety number changed; the old sessions and trusted
-        // identities go, and the next bundle is trusted on first use. With policy "hold", messages
-        // to that peer wait until the user acknowledges the change (Core.acknowledgeIdentity).
-        const store = this.#o.accounts.store(user);
-        const ofPeer = (name: string) => userOf(name) === n.from;
-        const dropped = await store.dropSessionsOf(ofPeer);
-        await store.forgetIdentitiesOf(ofPeer);
-        await this.#o.devices.invalidate(n.from);
-        this.#o.logger.info({ user, peer: n.from, dropped }, 'contact identity changed');
-        const held = this.#o.identityChange === 'hold';
-        if (held) await this.#o.hold(user, n.from);
-        this.#o.onNotice(user, { kind: 'safety-number-changed', user, peer: n.from, held });
+      case 'identity':
+        await this.#o.identityChanged(user, n.from);
         break;
-      }
       case 'devices':
         await this.#o.devices.invalidate(n.from);
         break;

@@ -4,6 +4,7 @@
 // 409 re-encrypt for the new devices under the same id, 401 reopen, 403 not-enlisted enlist,
 // 429 wait `retry-after` without spending an attempt, 5xx back off, other 4xx fail permanently.
 // A lost ack is answered by resending the stored frame byte for byte (spec 4 idempotence).
+import { ErrorCode, LibSignalErrorBase } from '@signalapp/libsignal-client';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -42,6 +43,8 @@ export interface OutboundWorkerOptions {
   onStatus: (s: MessageStatus) => void;
   /** The downgrade policy answer to a 406 (spec 4): the record to send again, or a final reason. */
   after406: (r: OutboundRecord, feature: string | undefined) => { record: OutboundRecord } | { reason: string; message: string };
+  /** A contact's identity changed under our feet (untrusted identity while starting a session). */
+  identityChanged: (user: string, peer: string) => Promise<'continue' | 'hold'>;
   /** Whether messages from `user` to `peer` wait for a safety-number acknowledgement. */
   isHeld: (user: string, peer: string) => Promise<boolean>;
   /** Outcome of each message, for metrics. */
@@ -265,6 +268,12 @@ export class OutboundDelivery {
       return frame;
     } catch (err) {
       if (err instanceof NoDevicesError) throw new PermanentFailure('no-devices', err.message);
+      if (LibSignalErrorBase.is(err, ErrorCode.UntrustedIdentity)) {
+        // The bundle carries an identity other than the one we trusted: the same as the hub's
+        // `identity` notification. Continue: retry at once with the new identity; hold: wait.
+        const policy = await this.#o.identityChanged(user, r.peer);
+        throw new Error(`contact identity changed (${policy}); retrying`);
+      }
       const iqErr = err as { code?: number; reason?: string };
       if (iqErr.code === 404) throw new PermanentFailure('not-opted-in', `recipient not reachable: ${iqErr.reason ?? ''}`);
       throw err;

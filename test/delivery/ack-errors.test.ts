@@ -1,4 +1,5 @@
 // The ack table of spec 4 as the outbound worker applies it, driven through the mock hub's faults.
+import { PrivateKey, ProtocolAddress } from '@signalapp/libsignal-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceDirectory } from '../../src/delivery/devices.ts';
 import { computeDhash } from '../../src/protocol/index.ts';
@@ -91,5 +92,18 @@ describe('ack errors (spec 4)', () => {
     expect(h.core.outbound.counters.hubUnavailable).toBeGreaterThan(0);
     const got = (await inbox()).filter((m) => ids.includes(m.id) && m.device === 0);
     expect(got.map((m) => m.content?.text)).toEqual(ids.map((_, i) => `during the outage ${i}`));
+  });
+
+  it('an untrusted identity in a fresh bundle is handled as an identity change (notice, then continue)', async () => {
+    const store = h.core.accounts.store('alice@birdy.interop');
+    // Alice trusted some other key for Ada's device, and has no session: the next bundle disagrees.
+    await store.dropSessionsOf((name) => name.endsWith('@hub'));
+    await store.identities.trust(ProtocolAddress.new('447700900123:0@hub', 1), PrivateKey.generate().getPublicKey());
+    const notices = h.connector.notices.length;
+    const id = await send('despite a stale trusted key');
+    await sent(id);
+    expect(h.connector.notices.slice(notices)).toContainEqual(expect.objectContaining({ kind: 'safety-number-changed', peer: ADA, held: false }));
+    const got = (await inbox()).filter((m) => m.id === id && m.decrypted);
+    expect(got.map((m) => m.content?.text)).toContain('despite a stale trusted key');
   });
 });
