@@ -272,7 +272,7 @@ export class OutboundDelivery {
         // The bundle carries an identity other than the one we trusted: the same as the hub's
         // `identity` notification. Continue: retry at once with the new identity; hold: wait.
         const policy = await this.#o.identityChanged(user, r.peer);
-        throw new Error(`contact identity changed (${policy}); retrying`);
+        throw new Error(`contact identity changed (${policy}); retrying`, { cause: err });
       }
       const iqErr = err as { code?: number; reason?: string };
       if (iqErr.code === 404) throw new PermanentFailure('not-opted-in', `recipient not reachable: ${iqErr.reason ?? ''}`);
