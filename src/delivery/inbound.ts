@@ -5,6 +5,7 @@
 // answered with a retry receipt (spec 6.2) and reported to the provider user.
 import { createHash } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
+import { BullConnections } from './bull.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { InboundMessage, MessageStatus, Notice } from '../../adapters/contract.ts';
@@ -56,13 +57,14 @@ export class InboundHandler {
 
   constructor(o: InboundOptions) {
     this.#o = o;
+    this.#bull = new BullConnections(o.redis);
     this.queue = new Queue<InboundJob>('inbound', {
-      connection: this.#connection(),
+      connection: this.#bull.next(),
       prefix: `${o.prefix}:bull`,
       defaultJobOptions: { attempts: 50, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: { age: KEEP_S } },
     });
     this.#worker = new Worker<InboundJob>('inbound', (job) => this.#toAdapter(job), {
-      connection: this.#connection(),
+      connection: this.#bull.next(),
       prefix: `${o.prefix}:bull`,
       concurrency: 16,
       autorun: false,
@@ -77,30 +79,13 @@ export class InboundHandler {
     void this.#worker.run();
   }
 
-  /** BullMQ leaves connections it was given open: they are ours to close. */
-  readonly #connections: Redis[] = [];
-  #connection(): Redis {
-    const c = this.#o.redis.duplicate({ maxRetriesPerRequest: null });
-    this.#connections.push(c);
-    return c;
+  readonly #bull: BullConnections;
+
+  /** Stops taking jobs; active ones may finish within `graceMs` (bull.ts). */
+  async close(graceMs = 10_000): Promise<void> {
+    await this.#bull.close(this.#worker, this.queue, graceMs);
   }
 
-  /**
-   * Stops taking jobs and lets the active ones finish for up to `graceMs`; jobs still running then
-   * are abandoned to Redis (another replica, or this one restarted, takes them over: they are
-   * idempotent by design).
-   */
-  async close(graceMs = 10_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      this.#worker.close().then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) await this.#worker.close(true);
-    await this.queue.close();
-    for (const c of this.#connections) c.disconnect();
-  }
 
   /** Entry point from the session manager. */
   handle(conn: HubConnection, s: InboundStanza): void {

@@ -6,6 +6,7 @@
 // A lost ack is answered by resending the stored frame byte for byte (spec 4 idempotence).
 import { ErrorCode, LibSignalErrorBase } from '@signalapp/libsignal-client';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { BullConnections } from './bull.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { MessageStatus } from '../../adapters/contract.ts';
@@ -85,8 +86,9 @@ export class OutboundDelivery {
 
   constructor(o: OutboundWorkerOptions) {
     this.#o = o;
+    this.#bull = new BullConnections(o.redis);
     this.queue = new Queue<OutboundJob>('outbound', {
-      connection: this.#connection(),
+      connection: this.#bull.next(),
       prefix: `${o.prefix}:bull`,
       defaultJobOptions: {
         attempts: o.maxAttempts,
@@ -96,7 +98,7 @@ export class OutboundDelivery {
       },
     });
     this.#worker = new Worker<OutboundJob>('outbound', (job, token) => this.#process(job, token), {
-      connection: this.#connection(),
+      connection: this.#bull.next(),
       prefix: `${o.prefix}:bull`,
       concurrency: o.concurrency,
       autorun: false,
@@ -140,31 +142,14 @@ export class OutboundDelivery {
     return this.queue.add('send', j, { jobId: j.id });
   }
 
-  /** BullMQ leaves connections it was given open: they are ours to close. */
-  readonly #connections: Redis[] = [];
-  #connection(): Redis {
-    const c = this.#o.redis.duplicate({ maxRetriesPerRequest: null });
-    this.#connections.push(c);
-    return c;
-  }
+  readonly #bull: BullConnections;
 
-  /**
-   * Stops taking jobs and lets the active ones finish for up to `graceMs`; jobs still running then
-   * are abandoned to Redis (another replica, or this one restarted, takes them over: they are
-   * idempotent by design).
-   */
+  /** Stops taking jobs; active ones may finish within `graceMs` (bull.ts). */
   async close(graceMs = 10_000): Promise<void> {
     clearInterval(this.#sweeper);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      this.#worker.close().then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) await this.#worker.close(true);
-    await this.queue.close();
-    for (const c of this.#connections) c.disconnect();
+    await this.#bull.close(this.#worker, this.queue, graceMs);
   }
+
 
   async #process(job: Job<OutboundJob>, token: string | undefined): Promise<void> {
     const { user, peer, id } = job.data;

@@ -10,7 +10,7 @@ import { parseCausewayConfig } from '../../src/config/causeway.ts';
 import { startCauseway, type Causeway } from '../../src/main.ts';
 import { startMockHub, type MockHub, type MockHubConfigInput } from '../../src/mock-hub/index.ts';
 import { Receiver } from '../adapters/webhook/support.ts';
-import { REDIS_URL } from '../support/redis.ts';
+import { deleteKeys as deleteKeysWithPrefix, REDIS_URL } from '../support/redis.ts';
 
 export const ADMIN = 'stack-admin-token';
 export const API_TOKEN = 'stack-api-token-0123456789';
@@ -58,12 +58,7 @@ metrics: { token: metrics-token }
 /** Removes every Redis key under a prefix (the test's own). */
 export async function deleteKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(redis, prefix);
   redis.disconnect();
 }
 
