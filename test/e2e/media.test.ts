@@ -2,6 +2,7 @@
 // the file is checked by content, encrypted (AES-256-GCM), hosted at a signed URL; the hub user's
 // device fetches it through the hub's media proxy and gets byte-identical plaintext.
 import { createDecipheriv } from 'node:crypto';
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../delivery/harness.ts';
 import { jpeg, m4a, mp4, oggOpus, pdf, png, sha256 } from '../media/support/fixtures.ts';
@@ -106,6 +107,26 @@ describe('406 unsupported-in-interop (spec 4)', () => {
       expect(at.content?.media).toMatchObject({ kind: 'document', size: file.length, sha256: sha256(file).toString('hex') });
     } finally {
       await s2.close();
+    }
+  });
+});
+
+describe('a sticker (not carried by the hub)', () => {
+  it('is converted to an image per policy, fetched from the provider URL, and arrives byte-identical', async () => {
+    const file = png(64, 64);
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'image/png' }).end(file));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/sticker.png`;
+      const r = await s.api('POST', '/v1/messages', { from: 'alice', to: ADA, feature: { name: 'sticker', data: { mime: 'image/png', emoji: '🐱', media: { url } } } }, { 'idempotency-key': 'sticker-1' });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      const id = r.body.message_id as string;
+      const st = await eventually(async () => s.receiver.events().find((e) => e.type === 'message.status' && e.data.message_id === id && e.data.state !== 'queued'), 20_000, 'status');
+      expect(st.data).toMatchObject({ state: 'sent', downgraded: [{ feature: 'sticker', to: 'image' }] });
+      const m = await atHub(id);
+      expect(m.content?.media).toMatchObject({ kind: 'image', size: file.length, sha256: sha256(file).toString('hex') });
+    } finally {
+      server.close();
     }
   });
 });
