@@ -86,6 +86,18 @@ export const mockHubConfigSchema = z
       })
       .strict()
       .default({ max_size: { image: 16777216, video: 67108864, audio: 16777216, voice: 16777216, document: 104857600 } }),
+    /**
+     * Bench mode (docs/benchmarks.md). `decrypt_sample_rate` is the share of (hub device, provider
+     * device) sessions whose every message the simulated device decrypts; on the other sessions a
+     * device decrypts only a message that opens a session it does not have yet, and counts the
+     * rest (inbox entries with `skipped: true`). Sampling whole sessions keeps the ratchets in
+     * step: skipping single messages would make every later decrypt store skipped message keys.
+     * 1 (the default) decrypts everything, as a hub does.
+     */
+    simulation: z
+      .object({ decrypt_sample_rate: z.number().min(0).max(1).default(1) })
+      .strict()
+      .default({ decrypt_sample_rate: 1 }),
     limits: z
       .object({
         max_frame_bytes: z.number().int().positive().default(256 * 1024),

@@ -72,7 +72,7 @@ export class HubCore implements HubContext {
       directory: this.directory, timers: this.timers, logger: log, media: this.media,
       mediaUrl: (token) => `${this.baseUrl}/media/${token}`,
       maxMediaBytes: (kind) => config.features.max_size[kind],
-      signal: this.#abort.signal, counters: this.counters,
+      signal: this.#abort.signal, counters: this.counters, decryptSampleRate: config.simulation.decrypt_sample_rate,
       toProvider: (user, s) => this.routeToProvider(user, s),
       providerBundle: (hubUser, providerUser) => this.providerBundle(hubUser, providerUser),
     });

@@ -36,6 +36,8 @@ export interface InboxEntry {
   /** Delivery was held (stop_routing fault) before it reached the device. */
   offline: boolean;
   decrypted: boolean;
+  /** Bench mode (config `simulation.decrypt_sample_rate`): received and counted, not decrypted. */
+  skipped?: true;
   error?: string;
   content?: InboxContent;
   /** enc/@count of a resend answering a retry receipt (spec 6.2). */

@@ -6,6 +6,9 @@
 // An undecryptable enc is answered with a retry receipt (count 1, then with <keys> from count 2,
 // never beyond 5; spec 6.2). What a user sends is kept 24 h to answer a provider client's retry
 // receipts by re-encrypting the same plaintext after a fresh session from a new bundle.
+// Bench mode (config `simulation.decrypt_sample_rate` < 1): only a sample of sessions is decrypted,
+// the rest is counted, so that the simulated users do not eat the CPU of what is measured.
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MEDIA_KINDS, decodeContent, deviceAddress, encodeContent, newId, parseAddress, userOf } from '../protocol/index.ts';
 import type { Content, Enc, KeyBundle, MediaKind, MessageType, ReceiptStanza, ReceiptType, Stanza } from '../protocol/index.ts';
@@ -33,6 +36,8 @@ export interface SimEnv {
   toProvider(user: string, stanza: Stanza): void;
   /** Hands a provider user's bundle to a hub user: consumes one-time keys, makes them contacts. */
   providerBundle(hubUser: string, providerUser: string): KeyBundle | undefined;
+  /** Share of sessions decrypted in full (config `simulation.decrypt_sample_rate`); default 1. */
+  decryptSampleRate?: number;
 }
 
 /** An enc routed to one hub device. */
@@ -55,6 +60,9 @@ export interface SendRequest {
   from_device?: number;
 }
 
+/** Called with every inbox entry as it is recorded (benchmarks time deliveries with it). */
+export type InboxObserver = (jid: string, entry: InboxEntry) => void;
+
 export type SimResult<T> = ({ ok: true } & T) | { ok: false; status: 400 | 403 | 404 | 413; error: string; field?: string };
 
 /** Spec 6.2: stop after count 5. */
@@ -72,6 +80,7 @@ export class SimUsers {
   readonly #chains: SerialChains;
   readonly #handled = new Map<string, Set<string>>();
   readonly #retryCounts = new Map<string, number>();
+  readonly #observers = new Set<InboxObserver>();
 
   constructor(env: SimEnv) {
     this.#env = env;
@@ -134,6 +143,12 @@ export class SimUsers {
     return this.#inbox.get(jid)?.items ?? [];
   }
 
+  /** Observes every inbox entry as it is recorded; returns the function that stops observing. */
+  onInbox(fn: InboxObserver): () => void {
+    this.#observers.add(fn);
+    return () => void this.#observers.delete(fn);
+  }
+
   clearInbox(jid: string): number {
     return this.#inbox.get(jid)?.clear() ?? 0;
   }
@@ -153,6 +168,18 @@ export class SimUsers {
 
   /** POST /control/users/{jid}/send: the user writes to a provider user from one of its devices. */
   async send(user: HubUser, req: SendRequest): Promise<SimResult<{ id: string }>> {
+    const r = await this.prepareSend(user, req);
+    if (!r.ok) return r;
+    r.release();
+    return { ok: true, id: r.id };
+  }
+
+  /**
+   * `send` in two steps (benchmarks): checks, content and encryption now; the message goes to the
+   * hub only on `release()`, so that a load generator can encrypt ahead and time delivery alone.
+   * Messages of one device to one provider user must be released in the order they were prepared.
+   */
+  async prepareSend(user: HubUser, req: SendRequest): Promise<SimResult<{ id: string; release(): void }>> {
     const { directory } = this.#env;
     const addr = parseAddress(req.to);
     if (addr?.kind !== 'provider-user') return { ok: false, status: 400, error: 'not a provider user address', field: 'to' };
@@ -176,11 +203,13 @@ export class SimUsers {
     const rec: SentRecord = { to: req.to, device: n, plaintext, type: mediatype === undefined ? 'text' : 'media', mediatype, t, atMs: Date.now() };
     const enc = await this.#chains.run(dev.address, () => encryptFor(dev, req.to, plaintext, () => this.#env.providerBundle(user.jid, req.to), false));
     if (enc === undefined) return { ok: false, status: 404, error: 'no-such-user', field: 'to' };
-    this.#sent.keep(user.jid, id, rec);
-    directory.addContact(user.jid, req.to);
-    this.#env.counters.messages_accepted += 1;
-    this.#env.toProvider(req.to, hubMessage(user.jid, dev.address, id, rec, enc));
-    return { ok: true, id };
+    const release = (): void => {
+      this.#sent.keep(user.jid, id, rec);
+      directory.addContact(user.jid, req.to);
+      this.#env.counters.messages_accepted += 1;
+      this.#env.toProvider(req.to, hubMessage(user.jid, dev.address, id, rec, enc));
+    };
+    return { ok: true, id, release };
   }
 
   /** POST /control/users/{jid}/receipts: one receipt stanza (with `<list>` for several ids). */
@@ -225,10 +254,18 @@ export class SimUsers {
     const record = (): void => {
       entry.received_at_ms = Date.now();
       list(this.#inbox, user.jid).push(entry);
+      for (const fn of this.#observers) fn(user.jid, entry);
     };
     if (dev === undefined) {
       entry.error = 'no-such-device';
       return record();
+    }
+    if (!(await this.#mustDecrypt(dev, m.participant))) {
+      // bench mode: counted; a delivery receipt per script, nothing that needs the content
+      entry.skipped = true;
+      record();
+      if (user.script.receipts) this.#env.toProvider(m.from, { kind: 'receipt', id: m.id, from: user.jid, participant: dev.address, type: 'delivery', t: nowS() });
+      return;
     }
     let content: Content;
     try {
@@ -279,6 +316,16 @@ export class SimUsers {
     else void act().catch((err: unknown) => this.#env.logger.warn({ err }, 'scripted action failed'));
   }
 
+  /**
+   * Bench mode: a session outside the sample is decrypted only while the device has none with the
+   * peer (its first message opens it). The sample is fixed per (device, peer), from a hash.
+   */
+  async #mustDecrypt(dev: SimDevice, peer: string): Promise<boolean> {
+    const rate = this.#env.decryptSampleRate ?? 1;
+    if (rate >= 1 || inSample(dev.address, peer, rate)) return true;
+    return !(await dev.hasSession(peer));
+  }
+
   /** Spec 6.2: count 1, then with a fresh bundle in <keys> from count 2 on; never beyond 5. */
   #askRetry(user: HubUser, dev: SimDevice, m: RoutedEnc): void {
     const k = `${dev.address}|${m.from}|${m.id}`;
@@ -304,3 +351,8 @@ function list<T>(m: Map<string, BoundedList<T>>, jid: string): BoundedList<T> {
 }
 
 const nowS = (): number => Math.floor(Date.now() / 1000);
+
+/** Whether the session (device, peer) is in a sample of share `rate` (stable: from a hash). */
+function inSample(device: string, peer: string, rate: number): boolean {
+  return createHash('sha256').update(`${device}|${peer}`).digest().readUInt32BE(0) / 2 ** 32 < rate;
+}
