@@ -137,8 +137,10 @@ export class RedisSignalStore {
       async saveIdentity(name: ProtocolAddress, key: PublicKey): Promise<IdentityChange> {
         const field = addressField(name);
         const old = await h.identities.get(field);
+        // libsignal saves the peer's identity on every message: write only when it changes.
+        if (old && PublicKey.deserialize(old).equals(key)) return IdentityChange.NewOrUnchanged;
         await h.identities.set(field, key.serialize());
-        return old && !PublicKey.deserialize(old).equals(key) ? IdentityChange.ReplacedExisting : IdentityChange.NewOrUnchanged;
+        return old ? IdentityChange.ReplacedExisting : IdentityChange.NewOrUnchanged;
       }
       /** Trust on first use: a known peer must present the identity we stored. */
       async isTrustedIdentity(name: ProtocolAddress, key: PublicKey, _direction: Direction): Promise<boolean> {

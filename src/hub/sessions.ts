@@ -102,6 +102,8 @@ export class SessionManager {
 
   /** Keeps the number of open sessions below the cap by closing the least recently used. */
   #makeRoom(): void {
+    // Entries include every open session: below the cap there is nothing to scan.
+    if (this.#entries.size < this.#o.maxOpen) return;
     const open = [...this.#entries.entries()].filter(([, e]) => e.conn?.open);
     if (open.length < this.#o.maxOpen) return;
     open.sort((a, b) => (a[1].conn?.lastActivity ?? 0) - (b[1].conn?.lastActivity ?? 0));
