@@ -27,7 +27,8 @@ export interface DeadLetter {
   lastError?: string;
 }
 
-export const storeBase = (prefix: string, adapterId: string): string => `${prefix}:webhook:${adapterId}`;
+/** Kept apart from the BullMQ queue of the same adapter (`${prefix}:webhook:${adapterId}:*` is BullMQ's). */
+export const storeBase = (prefix: string, adapterId: string): string => `${prefix}:webhook-events:${adapterId}`;
 
 /** Dead letters, oldest first. */
 export async function listDeadLetters(t: DeadLetterTarget, opts: { offset?: number; limit?: number } = {}): Promise<DeadLetter[]> {

@@ -141,7 +141,7 @@ describe('durability', () => {
     await a.deliver(message('STUCK002', 'two'));
     // A job that BullMQ itself gives up on after one attempt, as after too many stalls.
     const queue = new Queue<JobData>('stuck', { connection: r.redis, prefix: queuePrefix(r.prefix) });
-    const [head] = await r.redis.lrange(`${r.prefix}:webhook:stuck:lane:alice`, 0, 0);
+    const [head] = await r.redis.lrange(`${r.prefix}:webhook-events:stuck:lane:alice`, 0, 0);
     await addEventJob(queue, head as string, 'alice', 1);
     await queue.close();
     await a.start();
@@ -161,9 +161,9 @@ describe('durability', () => {
     await a.status({ messageId: 'SEALED03', idempotencyKey: 'k', from: 'alice', to: '447700900123@hub', state: 'failed', at: 0, message: canary });
     await new Promise((res) => setTimeout(res, 300));
 
-    const values = await rawValues(r.redis, `${r.prefix}:webhook:sealed`);
+    const values = await rawValues(r.redis, r.prefix); // every key: the event store and BullMQ's
     expect(values.size).toBeGreaterThan(3); // the store and BullMQ's keys are there…
-    expect(await r.redis.hlen(`${r.prefix}:webhook:sealed:ev`)).toBe(3); // …with the three events
+    expect(await r.redis.hlen(`${r.prefix}:webhook-events:sealed:ev`)).toBe(3); // …with the three events
     const needles = [canary, 'CANARY-plaintext', Buffer.from('CANARY-plaintext').toString('base64').slice(0, 16), 'Grüße'];
     for (const [key, list] of values) {
       for (const v of list) {

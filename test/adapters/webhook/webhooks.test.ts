@@ -40,7 +40,7 @@ const status = (messageId: string, state: MessageStatus['state'], from = 'alice'
   messageId, idempotencyKey: `key-${messageId}`, from, to: '447700900123@hub', state, at: 1_763_800_000_000,
 });
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-const pending = () => r.redis.hlen(`${r.prefix}:webhook:${adapterId}:ev`);
+const pending = () => r.redis.hlen(`${r.prefix}:webhook-events:${adapterId}:ev`);
 
 describe('webhook delivery', () => {
   it('POSTs a signed, well-formed event and forgets it once acknowledged', async () => {
@@ -57,7 +57,7 @@ describe('webhook delivery', () => {
     expect(req.headers['x-causeway-attempt']).toBe('1');
     expect(event).toMatchObject({ type: 'message.received', data: { id: '8F2A11C0', to: 'alice', text: 'text of 8F2A11C0' } });
     await waitFor(async () => (await pending()) === 0, 5000, 'the event to be dropped');
-    expect(await r.redis.exists(`${r.prefix}:webhook:${adapterId}:lanes`, `${r.prefix}:webhook:${adapterId}:lane:alice`)).toBe(0);
+    expect(await r.redis.exists(`${r.prefix}:webhook-events:${adapterId}:lanes`, `${r.prefix}:webhook-events:${adapterId}:lane:alice`)).toBe(0);
   });
 
   it('retries after a 500 and a timeout until acknowledged, with the same event id and body', async () => {
@@ -120,7 +120,7 @@ describe('webhook delivery', () => {
     await connector.deliver(message('TWICE001'));
     await connector.deliver(message('TWICE001'));
     expect(await pending()).toBe(1);
-    expect(await r.redis.llen(`${r.prefix}:webhook:${adapterId}:lane:alice`)).toBe(1);
+    expect(await r.redis.llen(`${r.prefix}:webhook-events:${adapterId}:lane:alice`)).toBe(1);
     await connector.start();
     await waitFor(() => receiver.requests.length === 1, 5000, 'the POST');
     await sleep(200);
