@@ -80,7 +80,7 @@ const REASON_TEXT: Record<string, string> = {
 export class OutboundDelivery {
   readonly queue: Queue<OutboundJob>;
   /** What happened on the way, for metrics and tests. */
-  readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0, hubUnavailable: 0 };
+  readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0, hubUnavailable: 0, reopened: 0 };
   readonly #worker: Worker<OutboundJob>;
   readonly #o: OutboundWorkerOptions;
 
@@ -233,6 +233,7 @@ export class OutboundDelivery {
           continue;
         }
         case 'not-authorized':
+          this.counters.reopened++;
           this.#o.sessions.close(user);
           throw new Error('hub session no longer valid; reopening');
         default:

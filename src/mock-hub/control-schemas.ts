@@ -56,7 +56,7 @@ export const faultsBody = z.object({
   drop_acks_rate: rate.optional(),
   error: z.object({
     rate,
-    code: z.union([z.literal(429), z.literal(500), z.literal(503)]),
+    code: z.union([z.literal(401), z.literal(429), z.literal(500), z.literal(503)]),
     retry_after: z.number().int().min(0).optional(),
   }).optional(),
   stop_routing_for_s: z.number().min(0).optional(),

@@ -3,7 +3,7 @@
 // - ack_delay_ms: every ack the hub sends for a message or receipt waits that long;
 // - drop_acks_rate: that share of those acks is not sent at all (the stanza IS processed, so a
 //   resend exercises idempotence, spec 4);
-// - error: that share of messages/receipts is answered with an error ack 429 (retry-after) /
+// - error: that share of messages/receipts is answered with an error ack 401 / 429 (retry-after) /
 //   500 / 503 and not processed;
 // - stop_routing_for_s: messages and receipts are accepted and acked but their delivery (both
 //   directions) is held until the period ends or the faults are cleared.
@@ -14,17 +14,17 @@ export interface FaultSpec {
   refuse_sessions_for_s?: number;
   ack_delay_ms?: number;
   drop_acks_rate?: number;
-  error?: { rate: number; code: 429 | 500 | 503; retry_after?: number };
+  error?: { rate: number; code: 401 | 429 | 500 | 503; retry_after?: number };
   stop_routing_for_s?: number;
 }
 
 export interface InjectedError {
-  code: 429 | 500 | 503;
-  reason: 'rate-limited' | 'internal-error' | 'unavailable';
+  code: 401 | 429 | 500 | 503;
+  reason: 'not-authorized' | 'rate-limited' | 'internal-error' | 'unavailable';
   retryAfter?: number;
 }
 
-const REASONS = { 429: 'rate-limited', 500: 'internal-error', 503: 'unavailable' } as const;
+const REASONS = { 401: 'not-authorized', 429: 'rate-limited', 500: 'internal-error', 503: 'unavailable' } as const;
 
 export class Faults {
   #spec: FaultSpec = {};

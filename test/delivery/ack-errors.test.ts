@@ -43,6 +43,16 @@ describe('ack errors (spec 4)', () => {
     expect((await inbox()).filter((m) => m.id === id)).toHaveLength(2);
   });
 
+  it('401: the session is reopened and the message delivered once', async () => {
+    await h.control('PUT', '/faults', { error: { rate: 1, code: 401 } });
+    const id = await send('after a session expiry');
+    await new Promise((r) => setTimeout(r, 400));
+    await h.control('DELETE', '/faults');
+    await sent(id);
+    expect(h.core.outbound.counters.reopened).toBeGreaterThan(0);
+    expect((await inbox()).filter((m) => m.id === id)).toHaveLength(2);
+  });
+
   it('a lost ack is answered by resending the stored frame; the hub delivers it once', async () => {
     await h.control('PUT', '/faults', { drop_acks_rate: 1 });
     const id = await send('ack lost on the way');
