@@ -53,6 +53,11 @@ export interface OutboundWorkerOptions {
   logger: Logger;
 }
 
+/** Spec 4 401: the session is no longer valid; reopen and retry without spending an attempt. */
+class SessionGone extends Error {
+  override readonly name = 'SessionGone';
+}
+
 /** Permanent failure with a reason the sender sees (spec 4: 400/403/404/406/413). */
 class PermanentFailure extends Error {
   readonly reason: string;
@@ -198,6 +203,10 @@ export class OutboundDelivery {
       this.#o.observe?.('sent', loaded.record.submittedAt === undefined ? undefined : Date.now() - loaded.record.submittedAt);
       if (next) await this.kick({ user, peer, id: next });
     } catch (err) {
+      if (err instanceof SessionGone) {
+        await job.moveToDelayed(Date.now() + this.#o.backoff.base, token);
+        throw new DelayedError();
+      }
       if (!(err instanceof PermanentFailure)) throw err;
       await this.#fail(job.data, loaded.record, err.reason, true, err.text);
     }
@@ -235,7 +244,7 @@ export class OutboundDelivery {
         case 'not-authorized':
           this.counters.reopened++;
           this.#o.sessions.close(user);
-          throw new Error('hub session no longer valid; reopening');
+          throw new SessionGone();
         default:
           if (ack.error >= 500) throw new Error(`hub answered ${ack.error} ${ack.reason ?? ''}`);
           throw new PermanentFailure(ack.reason ?? String(ack.error), `hub refused the message: ${ack.error} ${ack.reason ?? ''}`);
