@@ -158,13 +158,12 @@ export class OutboundDelivery {
 
   async #process(job: Job<OutboundJob>, token: string | undefined): Promise<void> {
     const { user, peer, id } = job.data;
-    const loaded = await this.#o.outbox.load(user, id);
+    const loaded = await this.#o.outbox.claim(user, id);
     if (!loaded || loaded.state !== 'queued') {
       const next = await this.#o.outbox.advance(user, peer, id);
       if (next) await this.kick({ user, peer, id: next });
       return;
     }
-    await this.#o.outbox.countAttempt(user, id);
     if (Date.now() - loaded.record.t * 1000 > this.#o.maxQueueAgeMs) {
       await this.#fail(job.data, loaded.record, 'expired', loaded.frame === undefined);
       return;
@@ -186,13 +185,12 @@ export class OutboundDelivery {
         await job.moveToDelayed(Date.now() + Math.min(this.#o.backoff.max, this.#o.backoff.base * 2), token);
         throw new DelayedError();
       }
-      const ack = await this.#attempt(conn, user, loaded.record, loaded.frame);
+      const { ack, record: sentRecord } = await this.#attempt(conn, user, loaded.record, loaded.frame);
       if (ack.error === 429) {
         this.counters.rateLimited++;
         await job.moveToDelayed(Date.now() + Math.max(1, ack.retryAfter ?? 1) * 1000, token);
         throw new DelayedError();
       }
-      const sentRecord = (await this.#o.outbox.load(user, id))?.record ?? loaded.record; // a 406 may have rewritten it
       const status: MessageStatus = {
         ...this.#status(sentRecord, id, 'sent'),
         ...(sentRecord.downgraded && sentRecord.downgraded.length > 0 ? { downgraded: sentRecord.downgraded } : {}),
@@ -213,14 +211,15 @@ export class OutboundDelivery {
   }
 
   /** One delivery attempt; resolves with a positive ack (or a 429 to wait on), throws otherwise. */
-  async #attempt(conn: HubConnection, user: string, record: OutboundRecord, storedFrame: string | undefined): Promise<AckStanza> {
+  /** The ack, and the record as finally sent (a 406 may have rewritten it). */
+  async #attempt(conn: HubConnection, user: string, record: OutboundRecord, storedFrame: string | undefined): Promise<{ ack: AckStanza; record: OutboundRecord }> {
     let r = record;
     let frame = storedFrame;
     for (let round = 0; round < 4; round++) {
       if (frame === undefined) frame = await this.#build(conn, user, r);
       else this.counters.storedFrameResends++;
       const ack = await conn.sendMessage({ id: r.id, frame }, this.#o.ackTimeoutMs);
-      if (ack.error === undefined || ack.error === 429) return ack;
+      if (ack.error === undefined || ack.error === 429) return { ack, record: r };
       switch (ack.reason) {
         case 'stale-devices':
           this.counters.staleDevices++;

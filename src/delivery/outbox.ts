@@ -131,7 +131,17 @@ export class Outbox {
 
   async load(user: string, id: string): Promise<{ record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined> {
     const key = this.recordKey(user, id);
-    const [data, state, frame, attempts] = await this.#redis.hmgetBuffer(key, 'data', 'state', 'frame', 'attempts');
+    return this.#decode(key, await this.#redis.hmgetBuffer(key, 'data', 'state', 'frame', 'attempts'));
+  }
+
+  /** `load` for a delivery attempt: counts the attempt in the same round trip (a queued record only). */
+  async claim(user: string, id: string): Promise<{ record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined> {
+    const key = this.recordKey(user, id);
+    const res = await this.#redis.multi().hmgetBuffer(key, 'data', 'state', 'frame', 'attempts').eval(COUNT_IF_QUEUED, 1, key).exec();
+    return this.#decode(key, (res?.[0]?.[1] ?? []) as Array<Buffer | null>);
+  }
+
+  #decode(key: string, [data, state, frame, attempts]: Array<Buffer | null>): { record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined {
     if (!data) return undefined;
     const record = JSON.parse(this.#ring.open(data, `${key}|data`).toString('utf8')) as OutboundRecord;
     return {
@@ -157,10 +167,6 @@ export class Outbox {
   /** After a 409 the id is unused again (spec 4): the next attempt re-encrypts. */
   async dropFrame(user: string, id: string): Promise<void> {
     await this.#redis.hdel(this.recordKey(user, id), 'frame');
-  }
-
-  async countAttempt(user: string, id: string): Promise<number> {
-    return this.#redis.hincrby(this.recordKey(user, id), 'attempts', 1);
   }
 
   /**
@@ -225,6 +231,8 @@ export class Outbox {
     return res?.[6]?.[1] === id;
   }
 }
+
+const COUNT_IF_QUEUED = `if redis.call('hget', KEYS[1], 'state') == 'queued' then return redis.call('hincrby', KEYS[1], 'attempts', 1) end return 0`;
 
 const POP_IF_HEAD = `if redis.call('lindex', KEYS[1], 0) == ARGV[1] then redis.call('lpop', KEYS[1]) end
 return redis.call('lindex', KEYS[1], 0)`;
