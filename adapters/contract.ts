@@ -23,7 +23,7 @@ export interface OutboundMessage {
   /** A hub message id this one answers (spec 11 `<reply>`). */
   replyTo?: { id: string; sender: string };
   /** Media (issue: media both ways); absent for text. */
-  media?: { kind: MediaKind; mime: string; data?: Uint8Array; url?: string; filename?: string; caption?: string };
+  media?: { kind: MediaKind; mime: string; data?: Uint8Array; url?: string; uploadId?: string; filename?: string; caption?: string };
   /** A feature the hub does not carry (sticker, poll, location…), for the downgrade policy. */
   feature?: { name: string; data: Record<string, unknown> };
 }
@@ -119,6 +119,11 @@ export interface CoreApi {
    * messages held for that peer go out. Resolves whether anything was held.
    */
   acknowledgeIdentity(user: string, peer: string): Promise<boolean>;
+  /**
+   * Takes a file ahead of its message (large files, streamed): checked by content, encrypted and
+   * hosted; the answer's `uploadId` then stands for it in `OutboundMessage.media`. Kept 24 h.
+   */
+  uploadMedia(u: { kind: MediaKind; mime: string; filename?: string; body: ReadableStream<Uint8Array> }): Promise<{ uploadId: string; mime: string; size: number }>;
   /** The provider user read (or played) hub messages. */
   markRead(user: string, peer: string, messageIds: string[], type: 'read' | 'played'): Promise<void>;
 }

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Connector, CoreApi, InboundMessage, MessageStatus, Notice, OutboundMessage } from '../adapters/contract.ts';
-import type { MediaRef } from './protocol/index.ts';
+import type { MediaKind, MediaRef } from './protocol/index.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import { PeerLock } from './crypto/peer-lock.ts';
 import { SignalEdge } from './crypto/signal-edge.ts';
@@ -22,7 +22,7 @@ import { downgradeAfter406, downgradeInbound, downgradeOutbound } from './policy
 import { storeMediaRef, type OutboundRecord, type StoredMediaRef } from './delivery/outbox.ts';
 import { MediaError, type MediaService } from './media/index.ts';
 import type { HubConnection, InboundStanza } from './hub/connection.ts';
-import { formatAddress, parseAddress, userOf } from './protocol/index.ts';
+import { formatAddress, newId, parseAddress, userOf } from './protocol/index.ts';
 
 /** The adapter's message as kept for the 406 path: file bytes are hosted already, not kept twice. */
 function withoutFileBytes(m: OutboundMessage): OutboundMessage {
@@ -204,11 +204,32 @@ export class Core implements CoreApi {
     }
   }
 
+  #uploadKey(id: string): string {
+    return `${this.#o.prefix}:upload:${id}`;
+  }
+
+  async uploadMedia(u: { kind: MediaKind; mime: string; filename?: string; body: ReadableStream<Uint8Array> }): Promise<{ uploadId: string; mime: string; size: number }> {
+    const ref = await this.#prepareMedia({ kind: u.kind, mime: u.mime, ...(u.filename !== undefined ? { filename: u.filename } : {}) }, u.body);
+    const uploadId = newId();
+    const key = this.#uploadKey(uploadId);
+    await this.#o.redis.hset(key, 'data', this.#o.keyring.seal(Buffer.from(JSON.stringify(ref)), `${key}|data`));
+    await this.#o.redis.expire(key, 24 * 3600);
+    return { uploadId, mime: ref.mime, size: ref.size };
+  }
+
   /** Checks, encrypts and hosts an attachment (spec 11.1); bad media is the sender's error (SubmitError). */
-  async #prepareMedia(m: NonNullable<OutboundMessage['media']>): Promise<StoredMediaRef> {
+  async #prepareMedia(m: NonNullable<OutboundMessage['media']>, body?: ReadableStream<Uint8Array>): Promise<StoredMediaRef> {
+    if (m.uploadId !== undefined) {
+      const key = this.#uploadKey(m.uploadId);
+      const sealed = await this.#o.redis.hgetBuffer(key, 'data');
+      if (!sealed) throw new SubmitError('media', 'no upload with this id (uploads are kept 24 h)');
+      const ref = JSON.parse(this.#o.keyring.open(sealed, `${key}|data`).toString('utf8')) as StoredMediaRef;
+      if (ref.kind !== m.kind) throw new SubmitError('media', `the upload is a ${ref.kind}, not a ${m.kind}`);
+      return { ...ref, ...(m.filename !== undefined ? { filename: m.filename } : {}), ...(m.caption !== undefined ? { caption: m.caption } : {}) };
+    }
     const service = this.#o.media?.();
     if (!service) throw new SubmitError('media', 'media is not configured on this Causeway');
-    const source = m.data !== undefined ? m.data : m.url !== undefined ? { url: m.url } : undefined;
+    const source = body ?? (m.data !== undefined ? m.data : m.url !== undefined ? { url: m.url } : undefined);
     if (source === undefined) throw new SubmitError('media', 'give the file (data) or a URL to fetch it from');
     try {
       const prepared = await service.prepareOutbound({

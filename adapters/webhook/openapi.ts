@@ -13,6 +13,7 @@ import {
   interopResult,
   safetyNumberBody,
   safetyNumberResult,
+  uploadQuery,
   messageAccepted,
   messageHistory,
   messageParams,
@@ -120,6 +121,15 @@ export function buildOpenApi(prefix: string): Json {
           parameters: params(userParams, 'path'),
           requestBody: body('SetInterop'),
           responses: { '200': reply('Done.', 'InteropResult'), ...BODY_ERRORS },
+        },
+      },
+      [`${prefix}/media`]: {
+        post: {
+          operationId: 'uploadMedia',
+          summary: 'Upload a file (raw body, its MIME type as Content-Type) to send later by upload_id; kept 24 h',
+          parameters: params(uploadQuery, 'query'),
+          requestBody: { required: true, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+          responses: { '201': { description: 'Checked by content, encrypted and hosted: `{ upload_id, mime, size }`.' }, ...BODY_ERRORS },
         },
       },
       [`${prefix}/users/{id}/safety-number`]: {

@@ -19,6 +19,7 @@ import {
   receiptsBody,
   safetyNumberBody,
   sendMessageBody,
+  uploadQuery,
   userParams,
 } from './schemas.ts';
 
@@ -80,6 +81,7 @@ export function createRoutes(o: RoutesOptions): Hono {
               kind: m.media.kind, mime: m.media.mime,
               ...(m.media.data_base64 !== undefined ? { data: new Uint8Array(Buffer.from(m.media.data_base64, 'base64')) } : {}),
               ...(m.media.url !== undefined ? { url: m.media.url } : {}),
+              ...(m.media.upload_id !== undefined ? { uploadId: m.media.upload_id } : {}),
               ...(m.media.filename !== undefined ? { filename: m.media.filename } : {}),
               ...(m.media.caption !== undefined ? { caption: m.media.caption } : {}),
             },
@@ -87,6 +89,18 @@ export function createRoutes(o: RoutesOptions): Hono {
         : {}),
     });
     return c.json({ message_id: r.messageId, status: 'queued' as const, duplicate: r.duplicate }, 202);
+  });
+
+  // Large files: the raw body is streamed to the media pipeline (no 1 MiB limit here; the kind's
+  // limit applies); the answer's upload_id then goes into a message's media.
+  app.post(`${p}/media`, async (c) => {
+    const issues: Issue[] = [];
+    const q = check(uploadQuery, c.req.query(), 'query', issues);
+    const mime = (c.req.header('content-type') ?? '').split(';')[0]?.trim() ?? '';
+    if (!/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i.test(mime)) issues.push({ field: 'Content-Type', in: 'header', message: 'must be the file\'s MIME type' });
+    if (!q || issues.length > 0 || !c.req.raw.body) return invalid(c, issues.length > 0 ? issues : [{ field: '(body)', in: 'body', message: 'required' }]);
+    const r = await coreOr503().uploadMedia({ kind: q.kind, mime, ...(q.filename !== undefined ? { filename: q.filename } : {}), body: c.req.raw.body });
+    return c.json({ upload_id: r.uploadId, mime: r.mime, size: r.size }, 201);
   });
 
   app.get(`${p}/messages/:ref{.+}`, async (c) => {

@@ -82,12 +82,18 @@ const media = z
     kind: z.enum(MEDIA_KINDS).meta({ description: '`voice` is an Opus or AAC recording played inline.' }),
     mime: z.string().regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i, 'must be a MIME type such as image/jpeg'),
     data_base64: z.base64().optional().meta({ description: 'The file, base64; for files up to about 700 KB.' }),
+    upload_id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be an upload_id from POST /v1/media').optional().meta({ description: 'A file uploaded with POST /v1/media (any size up to the kind limit).' }),
     url: z.url({ protocol: /^https?$/ }).optional().meta({ description: 'Where Causeway fetches the file (size-capped, time-limited).' }),
     filename: z.string().min(1).max(255).optional(),
     caption: z.string().max(1024).optional(),
   })
   .strict()
-  .refine((m) => (m.data_base64 === undefined) !== (m.url === undefined), { message: 'give exactly one of data_base64 or url', path: ['data_base64'] });
+  .refine((m) => [m.data_base64, m.url, m.upload_id].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of data_base64, url or upload_id', path: ['data_base64'] });
+
+/** POST /v1/media: the file is the raw body, its type the Content-Type. */
+export const uploadQuery = z
+  .object({ kind: z.enum(MEDIA_KINDS), filename: z.string().min(1).max(255).optional() })
+  .strict();
 
 export const sendMessageBody = z
   .object({ from: localId, to: recipient, text: text.optional(), reply_to: replyTo.optional(), media: media.optional(), feature: feature.optional() })

@@ -5,8 +5,8 @@ import { createDecipheriv } from 'node:crypto';
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../delivery/harness.ts';
-import { jpeg, m4a, mp4, oggOpus, pdf, png, sha256 } from '../media/support/fixtures.ts';
-import { startStack, type Stack } from './sidecar-stack.ts';
+import { fakeMp4Stream, jpeg, m4a, mp4, oggOpus, pdf, png, sha256 } from '../media/support/fixtures.ts';
+import { API_TOKEN, startStack, type Stack } from './sidecar-stack.ts';
 
 type Entry = { id: string; decrypted: boolean; error?: string; content?: { text?: string; media?: { kind: string; mime: string; size: number; sha256: string; filename?: string } } };
 const ADA = '447700900123@hub';
@@ -128,5 +128,33 @@ describe('a sticker (not carried by the hub)', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('large files uploaded to Causeway (POST /v1/media)', () => {
+  it('a 3 MiB video (over the JSON request limit) is streamed in, then sent by upload_id, byte-identical', async () => {
+    const { stream, digest } = fakeMp4Stream(3 * 1024 * 1024);
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    const file = Buffer.concat(chunks);
+    const up = await fetch(`${s.causeway.url}/v1/media?kind=video&filename=big.mp4`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'video/mp4' }, body: file });
+    expect(up.status).toBe(201);
+    const { upload_id, size } = (await up.json()) as { upload_id: string; size: number };
+    expect(size).toBe(file.length);
+    const r = await s.api('POST', '/v1/messages', { from: 'alice', to: ADA, media: { kind: 'video', mime: 'video/mp4', upload_id } }, { 'idempotency-key': 'upload-1' });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const m = await atHub(r.body.message_id as string);
+    expect(m.decrypted, m.error).toBe(true);
+    expect(m.content?.media).toMatchObject({ kind: 'video', size: file.length, sha256: digest().toString('hex') });
+  });
+
+  it('refuses an upload without a kind or with a type its content contradicts, and an unknown upload_id', async () => {
+    const noKind = await fetch(`${s.causeway.url}/v1/media`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'image/png' }, body: png(4, 4) });
+    expect(noKind.status).toBe(400);
+    const lie = await fetch(`${s.causeway.url}/v1/media?kind=image`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'image/png' }, body: pdf() });
+    expect(lie.status).toBe(422);
+    const unknown = await s.api('POST', '/v1/messages', { from: 'alice', to: ADA, media: { kind: 'image', mime: 'image/png', upload_id: 'NOSUCHUPLOAD' } }, { 'idempotency-key': 'upload-x' });
+    expect(unknown.status).toBe(422);
+    expect((await fetch(`${s.causeway.url}/v1/media?kind=image`, { method: 'POST', body: png(4, 4) })).status).toBe(401);
   });
 });

@@ -78,6 +78,12 @@ export class FakeCore implements CoreApi {
     this.calls.push({ fn: 'markRead', user, peer, ids, type });
   }
 
+  async uploadMedia(u: { kind: string; mime: string; body: ReadableStream<Uint8Array> }): Promise<{ uploadId: string; mime: string; size: number }> {
+    let size = 0;
+    for await (const chunk of u.body) size += chunk.length;
+    return { uploadId: 'UPLOAD0001', mime: u.mime, size };
+  }
+
   async acknowledgeIdentity(user: string, peer: string): Promise<boolean> {
     this.calls.push({ fn: 'acknowledgeIdentity', user, peer });
     return true;
