@@ -63,3 +63,24 @@ describe('inbound delivery through the core', () => {
     expect(h.connector.delivered.filter((x) => x.id === id)).toHaveLength(1);
   });
 });
+
+describe('inbound deduplication (spec 5)', () => {
+  it('a message delivered twice by the hub reaches the adapter once', async () => {
+    const original = h.core.onInbound;
+    // Every hub message is handed to the core twice, as a hub redelivering an unacked stanza would.
+    h.core.onInbound = (conn, s) => {
+      original(conn, s);
+      if (s.kind === 'message') original(conn, s);
+    };
+    try {
+      const { id } = await hubSend('only once, please');
+      await until(() => h.connector.delivered.find((x) => x.id === id), 15_000, 'delivered');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(h.connector.delivered.filter((x) => x.id === id)).toHaveLength(1);
+      // …recognized as a duplicate, not decrypted again (which would fail and ask for a retry)
+      expect(h.connector.notices.some((n) => n.kind === 'undecryptable' && n.messageId === id)).toBe(false);
+    } finally {
+      h.core.onInbound = original;
+    }
+  });
+});
