@@ -8,7 +8,13 @@ export function isValidId(id: string): boolean {
   return ID_RE.test(id);
 }
 
-/** A fresh random id: 16 base64url characters (96 random bits). */
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A fresh random id: 16 base64url characters (about 96 random bits). The first one is
+ * alphanumeric, so an id never looks like a command-line option (`causeway dead-letters replay ID`).
+ */
 export function newId(): string {
-  return randomBytes(12).toString('base64url');
+  const b = randomBytes(12);
+  return `${ALNUM[(b[0] as number) % ALNUM.length]}${b.toString('base64url').slice(1)}`;
 }

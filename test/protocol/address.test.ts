@@ -113,3 +113,14 @@ describe('base64 (RFC 4648 with padding, strict)', () => {
     }
   });
 });
+
+describe('newId', () => {
+  it('is a valid id that never starts with "-" (it may be typed on a command line)', async () => {
+    const { newId, isValidId } = await import('../../src/protocol/index.ts');
+    for (let i = 0; i < 5000; i++) {
+      const id = newId();
+      expect(isValidId(id)).toBe(true);
+      expect(id.startsWith('-')).toBe(false);
+    }
+  });
+});
