@@ -9,6 +9,10 @@ import { startMockHub } from '../../src/mock-hub/index.ts';
 import type { MockHub } from '../../src/mock-hub/index.ts';
 import { ReferenceProviderClient, generateProviderKey } from '../../src/mock-hub/reference-client/index.ts';
 import type { ProviderKey, ReferenceClientOptions } from '../../src/mock-hub/reference-client/index.ts';
+import type { InboxEntry } from '../../src/mock-hub/index.ts';
+
+/** What the control API answers for a hub user's inbox (the mock hub's own type). */
+export type { InboxEntry };
 
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 export const PUSH_SECRET = 'e2e-push-secret-abcdef';
@@ -106,20 +110,6 @@ export class ControlApi {
   }
 }
 
-export interface InboxEntry {
-  id: string;
-  from: string;
-  participant: string;
-  device: number;
-  t: number;
-  received_at_ms: number;
-  sent_at_ms: number;
-  offline: boolean;
-  decrypted: boolean;
-  error?: string;
-  content?: { text?: string; reply?: unknown; fallbacks?: unknown };
-  count?: number;
-}
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
