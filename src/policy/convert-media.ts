@@ -110,7 +110,15 @@ export function contact(d: ContactData, o: DowngradeOptions['contact'], env: Con
   return { kind: 'converted', text: afterOwnText(env, text), fallback, to: 'text' };
 }
 
-export function disappearing(d: DisappearingData, o: DowngradeOptions['disappearing'], env: ConvertEnv): Conversion {
+/**
+ * The text and attachment of a feature that wraps a whole message (disappearing, status): its own
+ * `text`/`media` joined with the message's; one attachment at most, and at least one of the two.
+ */
+function messageBody(
+  d: { text?: string; media?: FeatureMedia },
+  env: ConvertEnv,
+  what: string,
+): { text: string | undefined; m: FeatureMedia | OutboundMedia | undefined } | Conversion {
   if (d.media !== undefined && env.msg.media !== undefined) return mediaConflict(env) as Conversion;
   const text = joinTexts(env.msg.text, d.text);
   const m = d.media ?? env.msg.media;
@@ -118,10 +126,17 @@ export function disappearing(d: DisappearingData, o: DowngradeOptions['disappear
     return {
       kind: 'reject',
       reason: 'invalid-feature',
-      message: 'A disappearing message needs a text or an attachment.',
-      issues: [{ path: 'feature.data.text', message: 'a disappearing message needs text or media (here or in the message)' }],
+      message: `A ${what} needs a text or an attachment.`,
+      issues: [{ path: 'feature.data.text', message: `a ${what} needs text or media (here or in the message)` }],
     };
   }
+  return { text, m };
+}
+
+export function disappearing(d: DisappearingData, o: DowngradeOptions['disappearing'], env: ConvertEnv): Conversion {
+  const body = messageBody(d, env, 'disappearing message');
+  if ('kind' in body) return body;
+  const { text, m } = body;
   return {
     kind: 'converted',
     ...(text !== undefined ? { text } : {}),
@@ -157,17 +172,9 @@ export function viewOnce(d: ViewOnceData, o: DowngradeOptions['view-once'], env:
 }
 
 export function status(d: StatusData, o: DowngradeOptions['status'], env: ConvertEnv): Conversion {
-  if (d.media !== undefined && env.msg.media !== undefined) return mediaConflict(env) as Conversion;
-  const text = joinTexts(env.msg.text, d.text);
-  const m = d.media ?? env.msg.media;
-  if (text === undefined && m === undefined) {
-    return {
-      kind: 'reject',
-      reason: 'invalid-feature',
-      message: 'A status update needs a text or an attachment.',
-      issues: [{ path: 'feature.data.text', message: 'a status update needs text or media (here or in the message)' }],
-    };
-  }
+  const body = messageBody(d, env, 'status update');
+  if ('kind' in body) return body;
+  const { text, m } = body;
   const captioned = m !== undefined && text === undefined ? media(m, { caption: `${o.prefix}${m.caption ?? ''}`.trimEnd() }) : m && media(m);
   return {
     kind: 'converted',
