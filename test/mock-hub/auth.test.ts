@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../src/mock-hub/auth.ts';
 import type { Provider } from '../../src/mock-hub/directory.ts';
-import { nowS, providerKeys, token } from './helpers.ts';
+import { nowS, providerKeys, token, birdy } from './helpers.ts';
 import type { ProviderKeys } from './helpers.ts';
 
 const A = 'alice@birdy.interop';
@@ -13,7 +13,7 @@ describe('session tokens (spec 2)', () => {
   let provider: Provider;
   beforeAll(async () => {
     keys = await providerKeys();
-    provider = { id: 'birdy', name: 'Birdy', jwks: { keys: [keys.publicJwk as Record<string, unknown>] }, delisted: false };
+    provider = { ...birdy(keys), delisted: false };
   });
 
   it('accepts a good token once and refuses its replay', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeContent } from '../../src/protocol/index.ts';
 import type { IncomingMessage } from '../../src/protocol/index.ts';
 import type { InboxEntry, MockHub } from '../../src/mock-hub/index.ts';
-import { hub, party, providerKeys, sendText, until } from './helpers.ts';
+import { hub, party, providerKeys, sendText, until, birdy } from './helpers.ts';
 import type { Party, ProviderKeys } from './helpers.ts';
 
 const BOB = '15550000001@hub';
@@ -13,7 +13,7 @@ const BOB = '15550000001@hub';
 async function setUp(rate: number | undefined): Promise<{ h: MockHub; alice: Party; keys: ProviderKeys }> {
   const keys = await providerKeys();
   const h = await hub({
-    providers: [{ id: 'birdy', name: 'Birdy', jwks: { keys: [keys.publicJwk as Record<string, unknown>] } }],
+    providers: [birdy(keys)],
     users: [{ phone: '+15550000001', name: 'Bob', devices: [0], script: { receipts: false } }],
     ...(rate === undefined ? {} : { simulation: { decrypt_sample_rate: rate } }),
   });

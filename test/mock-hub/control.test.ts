@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeDhash } from '../../src/protocol/index.ts';
 import type { IncomingMessage } from '../../src/protocol/index.ts';
 import type { MockHub } from '../../src/mock-hub/index.ts';
-import { control, hub, party, providerKeys } from './helpers.ts';
+import { control, hub, party, providerKeys, birdy } from './helpers.ts';
 import type { ProviderKeys } from './helpers.ts';
 
 describe('control API', () => {
@@ -12,7 +12,7 @@ describe('control API', () => {
   beforeAll(async () => {
     keys = await providerKeys();
     h = await hub({
-      providers: [{ id: 'birdy', name: 'Birdy', jwks: { keys: [keys.publicJwk as Record<string, unknown>] } }],
+      providers: [birdy(keys)],
       limits: { redeliver_after_s: 1 },
     });
   });

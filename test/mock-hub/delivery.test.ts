@@ -8,7 +8,7 @@ import { computeDhash, decodeContent, deviceAddress, newId, verifyPushSignature 
 import type { IncomingMessage, NotificationStanza, Stanza } from '../../src/protocol/index.ts';
 import { decryptMedia, encryptMedia } from '../../src/mock-hub/media.ts';
 import type { MockHub } from '../../src/mock-hub/index.ts';
-import { RawClient, control, encryptForDevices, hub, inbox, nowS, party, providerKeys, until } from './helpers.ts';
+import { RawClient, control, encryptForDevices, hub, inbox, nowS, party, providerKeys, until, birdy } from './helpers.ts';
 import type { Party, ProviderKeys } from './helpers.ts';
 
 const BOB = '15550000001@hub';
@@ -41,7 +41,7 @@ describe('delivery to provider users', () => {
     base = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
     keys = await providerKeys();
     h = await hub({
-      providers: [{ id: 'birdy', name: 'Birdy', jwks: { keys: [keys.publicJwk as Record<string, unknown>] }, push_url: `${base}/push`, push_secret: SECRET }],
+      providers: [{ ...birdy(keys), push_url: `${base}/push`, push_secret: SECRET }],
       users: [{ phone: '+15550000001', name: 'Bob', devices: [0] }, { phone: '+15550000002', name: 'Fay', devices: [0] }],
       limits: { low_prekeys: 20 },
     });

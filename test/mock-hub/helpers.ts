@@ -50,6 +50,11 @@ export async function token(keys: ProviderKeys, c: TokenClaims): Promise<string>
 
 export const silent = pino({ level: 'silent' });
 
+/** Provider "birdy" as a mock hub config entry, trusting `keys` (spread to add push_url…). */
+export function birdy(keys: ProviderKeys): { id: string; name: string; jwks: { keys: Array<Record<string, unknown>> } } {
+  return { id: 'birdy', name: 'Birdy', jwks: { keys: [keys.publicJwk as Record<string, unknown>] } };
+}
+
 export async function hub(cfg: Partial<MockHubConfigInput> = {}): Promise<MockHub> {
   return startMockHub({ listen: { host: '127.0.0.1', port: 0 }, admin_token: ADMIN, ...cfg }, { logger: silent });
 }

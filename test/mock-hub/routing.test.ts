@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeDhash, decodeContent, deviceAddress, newId } from '../../src/protocol/index.ts';
 import type { AckStanza, IncomingMessage, ReceiptStanza } from '../../src/protocol/index.ts';
 import type { MockHub } from '../../src/mock-hub/index.ts';
-import { RawClient, control, encryptForDevices, hub, inbox, nowS, party, providerKeys, sendText, until } from './helpers.ts';
+import { RawClient, control, encryptForDevices, hub, inbox, nowS, party, providerKeys, sendText, until, birdy } from './helpers.ts';
 import type { Party, ProviderKeys } from './helpers.ts';
 
 const BOB = '15550000001@hub';
@@ -20,7 +20,7 @@ describe('message routing', () => {
     keys = await providerKeys();
     h = await hub({
       providers: [
-        { id: 'birdy', name: 'Birdy', jwks: { keys: [keys.publicJwk as Record<string, unknown>] } },
+        birdy(keys),
         { id: 'haiket', name: 'Haiket', jwks: { keys: [keys.publicJwk as Record<string, unknown>] } },
       ],
       users: [

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { AckStanza, FailureStanza } from '../../src/protocol/index.ts';
 import type { MockHub } from '../../src/mock-hub/index.ts';
-import { RawClient, control, hub, nowS, providerKeys, token } from './helpers.ts';
+import { RawClient, control, hub, nowS, providerKeys, token, birdy } from './helpers.ts';
 import type { ProviderKeys } from './helpers.ts';
 
 const A = 'alice@birdy.interop';
@@ -32,7 +32,7 @@ describe('sessions (spec 2, 3)', () => {
   beforeAll(async () => {
     keys = await providerKeys();
     h = await hub({
-      providers: [{ id: 'birdy', name: 'Birdy', jwks: { keys: [keys.publicJwk as Record<string, unknown>] } }],
+      providers: [birdy(keys)],
       limits: { max_frame_bytes: 4096 },
     });
   });
@@ -134,7 +134,7 @@ describe('idle sessions', () => {
   it('sends <close reason="idle"/> and closes after idle_timeout_s', async () => {
     const keys = await providerKeys();
     const h = await hub({
-      providers: [{ id: 'birdy', name: 'Birdy', jwks: { keys: [keys.publicJwk as Record<string, unknown>] } }],
+      providers: [birdy(keys)],
       limits: { idle_timeout_s: 1, ping_interval_s: 1, ping_timeout_s: 5 },
     });
     try {
