@@ -126,7 +126,7 @@ export class Core implements CoreApi {
   }
 
   async start(): Promise<void> {
-    this.inbound.start();
+    await this.inbound.start();
     await this.outbound.start();
   }
 

@@ -52,7 +52,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     queueDepths: async () => {
       const depth = async (q: { getJobCounts(...t: string[]): Promise<Record<string, number>> }) =>
         Object.values(await q.getJobCounts('wait', 'delayed', 'active', 'prioritized')).reduce((a, b) => a + b, 0);
-      return { outbound: await depth(core.outbound.queue), inbound: await depth(core.inbound.queue) };
+      return { outbound: (await depth(core.outbound.queue)) + core.outbound.pending, inbound: (await depth(core.inbound.queue)) + core.inbound.pending };
     },
   });
   const ref: { core?: Core; media?: MediaService } = {};
@@ -75,7 +75,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     maxTextBytes: config.limits.max_message_bytes,
     maxAttempts: Math.max(1, config.limits.max_retry_attempts),
     backoff: config.limits.retry_backoff_ms,
-    concurrency: 32,
+    concurrency: config.limits.concurrent_conversations,
     ackTimeoutMs: 15_000,
     maxQueueAgeMs: 24 * 3600 * 1000,
     preKeys: config.hub.prekeys.one_time,

@@ -171,6 +171,8 @@ const limitsSchema = z
       .refine((b) => b.max >= b.base, { message: 'max must be >= base', path: ['max'] }),
     /** How long sent messages are kept to answer retry receipts: at least 24 h (spec 6.2). */
     sent_retention_h: z.number().int().min(24).default(24),
+    /** Conversations one replica works on at once (each waits for the hub's ack of its head message). */
+    concurrent_conversations: positiveInt.default(256),
   })
   .strict()
   .prefault({});

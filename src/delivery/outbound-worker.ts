@@ -1,97 +1,51 @@
-// Works the heads of the conversation lanes (outbox.ts) with BullMQ: one job per message, job id =
-// message id (so adding it twice is harmless), one lane head at a time so each conversation stays
-// in order while different conversations run concurrently. Ack outcomes follow spec 4's table:
-// 409 re-encrypt for the new devices under the same id, 401 reopen, 403 not-enlisted enlist,
-// 429 wait `retry-after` without spending an attempt, 5xx back off, other 4xx fail permanently.
-// A lost ack is answered by resending the stored frame byte for byte (spec 4 idempotence).
-import { ErrorCode, LibSignalErrorBase } from '@signalapp/libsignal-client';
+// Works the heads of the conversation lanes (outbox.ts): each lane is drained in process by the
+// holder of its lease (lanes.ts), one message after the other, so each conversation stays in
+// order while different conversations run concurrently. A message that must wait (backoff, 429,
+// hub unreachable, a hold) becomes a BullMQ job (job id = message id, so adding it twice is
+// harmless) and the lane goes on after it; a sweep picks up lanes nobody holds (crash, restart).
+// One attempt and spec 4's ack table are in outbound-attempt.ts.
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
-import { BullConnections } from './bull.ts';
-import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
 import type { MessageStatus } from '../../adapters/contract.ts';
-import type { Keyring } from '../crypto/keyring.ts';
-import { RedisSignalStore } from '../crypto/redis-signal-store.ts';
-import type { SignalEdge } from '../crypto/signal-edge.ts';
 import { HubSessionError, HubTimeoutError, type HubConnection } from '../hub/connection.ts';
-import type { SessionManager } from '../hub/sessions.ts';
-import { buildStanza, deviceAddress, type AckStanza } from '../protocol/index.ts';
-import type { DeviceDirectory } from './devices.ts';
-import { encryptMessage, NoDevicesError } from './encrypt-message.ts';
-import type { Outbox, OutboundRecord } from './outbox.ts';
+import { BullConnections } from './bull.ts';
+import { LaneRunner, LEASE_MS } from './lanes.ts';
+import { OutboundAttempt, PermanentFailure, REASON_TEXT, SessionGone, type OutboundJob, type OutboundWorkerOptions } from './outbound-attempt.ts';
+import type { OutboundRecord } from './outbox.ts';
 
-export interface OutboundJob {
-  user: string;
-  peer: string;
-  id: string;
-}
+export type { OutboundJob, OutboundWorkerOptions } from './outbound-attempt.ts';
 
-export interface OutboundWorkerOptions {
-  redis: Redis;
-  prefix: string;
-  keyring: Keyring;
-  outbox: Outbox;
-  devices: DeviceDirectory;
-  sessions: SessionManager;
-  edge: SignalEdge;
-  concurrency: number;
-  /** A message the hub could not take for this long fails as expired (hub unreachable). */
-  maxQueueAgeMs: number;
-  /** How long to wait for the hub's server ack before resending the stored frame. */
-  ackTimeoutMs: number;
-  maxAttempts: number;
-  backoff: { base: number; max: number };
-  onStatus: (s: MessageStatus) => void;
-  /** The downgrade policy answer to a 406 (spec 4): the record to send again, or a final reason. */
-  after406: (r: OutboundRecord, feature: string | undefined) => { record: OutboundRecord } | { reason: string; message: string };
-  /** A contact's identity changed under our feet (untrusted identity while starting a session). */
-  identityChanged: (user: string, peer: string) => Promise<'continue' | 'hold'>;
-  /** Whether messages from `user` to `peer` wait for a safety-number acknowledgement. */
-  isHeld: (user: string, peer: string) => Promise<boolean>;
-  /** Outcome of each message, for metrics. */
-  observe?: (outcome: 'sent' | 'failed', latencyMs: number | undefined) => void;
-  logger: Logger;
-}
-
-/** Spec 4 401: the session is no longer valid; reopen and retry without spending an attempt. */
-class SessionGone extends Error {
-  override readonly name = 'SessionGone';
-}
-
-/** Permanent failure with a reason the sender sees (spec 4: 400/403/404/406/413). */
-class PermanentFailure extends Error {
-  readonly reason: string;
-  /** A sentence for the sender, when it is more precise than the reason's standard one. */
-  readonly text: string | undefined;
-  constructor(reason: string, message: string, text?: string) {
-    super(message);
-    this.reason = reason;
-    this.text = text;
-  }
-}
-
-const REASON_TEXT: Record<string, string> = {
-  'not-opted-in': 'The recipient cannot be reached from this app (not opted in to third-party chats).',
-  blocked: 'The recipient has blocked this sender.',
-  'no-such-user': 'The hub does not know this sender; opt in again.',
-  'too-large': 'The message is too large for the hub.',
-  'unsupported-in-interop': 'The hub does not carry this kind of message.',
-  'bad-request': 'The hub refused the message as malformed.',
-  'id-reused': 'The hub refused the message id as reused.',
-  'no-devices': 'The recipient has no devices to deliver to.',
-  expired: 'The hub could not be reached in time; the message may not have been delivered.',
-};
+/** What one step on a lane's head came to. */
+type Step =
+  | { kind: 'next'; next: string | undefined }
+  /** Another process holds the lane. */
+  | { kind: 'busy' }
+  /** Try again after `delayMs`; `err` when the attempt counts against the message's attempts. */
+  | { kind: 'defer'; delayMs: number; err?: Error };
 
 export class OutboundDelivery {
+  /** Retries: a message whose attempt must wait (backoff, 429, hub unreachable, hold) becomes a job. */
   readonly queue: Queue<OutboundJob>;
   /** What happened on the way, for metrics and tests. */
   readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0, hubUnavailable: 0, reopened: 0 };
   readonly #worker: Worker<OutboundJob>;
   readonly #o: OutboundWorkerOptions;
+  readonly #runner: LaneRunner;
+  readonly #bull: BullConnections;
+  readonly #attempt: OutboundAttempt;
+  #sweeper: NodeJS.Timeout | undefined;
+  #resweep: NodeJS.Timeout | undefined;
 
   constructor(o: OutboundWorkerOptions) {
     this.#o = o;
     this.#bull = new BullConnections(o.redis);
+    this.#attempt = new OutboundAttempt(o, this.counters);
+    this.#runner = new LaneRunner({
+      concurrency: o.concurrency,
+      drain: (lane, again) => this.#drain(lane, again),
+      renew: (lanes) => o.outbox.renew(lanes, this.#runner.token, LEASE_MS),
+      renewMs: LEASE_MS / 3,
+      logger: o.logger,
+    });
     this.queue = new Queue<OutboundJob>('outbound', {
       connection: this.#bull.next(),
       prefix: `${o.prefix}:bull`,
@@ -105,74 +59,142 @@ export class OutboundDelivery {
     this.#worker = new Worker<OutboundJob>('outbound', (job, token) => this.#process(job, token), {
       connection: this.#bull.next(),
       prefix: `${o.prefix}:bull`,
-      concurrency: o.concurrency,
+      concurrency: Math.min(o.concurrency, 32),
       autorun: false,
       // A killed replica's job is taken over after about lockDuration + stalledInterval.
       lockDuration: 10_000,
       stalledInterval: 5_000,
-      settings: {
-        backoffStrategy: (attemptsMade: number) => Math.round(Math.random() * Math.min(o.backoff.max, o.backoff.base * 2 ** Math.max(0, attemptsMade - 1))),
-      },
+      settings: { backoffStrategy: (attemptsMade: number) => this.#backoff(attemptsMade) },
     });
     this.#worker.on('failed', (job, err) => {
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.#exhausted(job.data, err);
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.#exhausted(job.data, err).catch((e: unknown) => o.logger.warn({ err: (e as Error).message }, 'could not finalize an exhausted message'));
     });
     this.#worker.on('error', (err) => o.logger.warn({ err: err.message }, 'outbound worker error'));
   }
 
-  /** Starts working, after re-queueing the head of every lane (a restart picks up where it was). */
-  #sweeper: NodeJS.Timeout | undefined;
+  #backoff(attemptsMade: number): number {
+    return Math.round(Math.random() * Math.min(this.#o.backoff.max, this.#o.backoff.base * 2 ** Math.max(0, attemptsMade - 1)));
+  }
+
+  /** Lanes waiting for or being drained in this process (for the queue-depth metric). */
+  get pending(): number {
+    return this.#runner.pending;
+  }
 
   /**
-   * Starts working, after re-queueing the head of every lane (a restart picks up where it was),
-   * and re-checks the lanes every `sweepMs` (a replayed dead letter, a lost kick).
+   * Starts working, after picking up every lane nobody holds (a restart carries on where it was),
+   * and re-checks the lanes every `sweepMs` (a replayed dead letter, a crashed replica's lanes).
    */
   async start(sweepMs = 30_000): Promise<void> {
-    await this.sweep();
+    await this.#sweepAndRecheck();
     void this.#worker.run();
-    this.#sweeper = setInterval(() => void this.sweep().catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message }, 'lane sweep failed')), sweepMs);
+    this.#sweeper = setInterval(() => void this.#sweepAndRecheck(), sweepMs);
     this.#sweeper.unref();
   }
 
-  /** Makes sure every non-empty lane's head has a job; finalizes heads whose job has failed. */
-  async sweep(): Promise<void> {
-    for (const h of await this.#o.outbox.laneHeads()) {
-      const job = await this.queue.getJob(h.id);
-      if (job && (await job.getState()) === 'failed') await this.#exhausted(h, new Error(job.failedReason));
-      else await this.kick(h);
+  /** A sweep; lanes another process held are looked at again once their lease could have lapsed. */
+  async #sweepAndRecheck(): Promise<void> {
+    try {
+      if ((await this.sweep()) > 0 && this.#resweep === undefined) {
+        this.#resweep = setTimeout(() => {
+          this.#resweep = undefined;
+          void this.#sweepAndRecheck();
+        }, LEASE_MS + 1000);
+        this.#resweep.unref();
+      }
+    } catch (err) {
+      this.#o.logger.warn({ err: (err as Error).message }, 'lane sweep failed');
     }
   }
 
-  kick(j: OutboundJob): Promise<unknown> {
-    return this.queue.add('send', j, { jobId: j.id });
+  /**
+   * Makes sure every non-empty lane is being worked on: drained here when no process holds it and
+   * no retry job waits for its head; finalizes heads whose job failed for good. Returns how many
+   * lanes another process held.
+   */
+  async sweep(): Promise<number> {
+    let held = 0;
+    for (const h of await this.#o.outbox.laneHeads()) {
+      if (this.#runner.has(h.user, h.peer)) continue;
+      if (await this.#o.outbox.leased(h.user, h.peer)) {
+        held++;
+        continue;
+      }
+      const job = await this.queue.getJob(h.id);
+      if (!job) {
+        this.kick(h);
+        continue;
+      }
+      if ((await job.getState()) !== 'failed') continue; // waiting, delayed or active: it will run
+      const loaded = await this.#o.outbox.load(h.user, h.id);
+      if (loaded?.state === 'queued' && loaded.attempts === 0) {
+        await job.remove(); // a replayed dead letter (outbox.replay): a fresh start
+        this.kick(h);
+      } else {
+        await this.#exhausted(h, new Error(job.failedReason));
+      }
+    }
+    return held;
   }
 
-  readonly #bull: BullConnections;
+  /** Makes sure the lane of `j` is worked on (in this process, unless another one holds it). */
+  kick(j: OutboundJob): void {
+    this.#runner.kick(j);
+  }
 
-  /** Stops taking jobs; active ones may finish within `graceMs` (bull.ts). */
+  /** Stops taking work; running drains and jobs may finish within `graceMs` (bull.ts). */
   async close(graceMs = 10_000): Promise<void> {
     clearInterval(this.#sweeper);
+    clearTimeout(this.#resweep);
+    await this.#runner.close(graceMs);
     await this.#bull.close(this.#worker, this.queue, graceMs);
   }
 
+  /** Drains a lane in this process: one message after the other while each goes through. */
+  async #drain(lane: OutboundJob, again: () => boolean): Promise<void> {
+    const { user, peer } = lane;
+    const token = this.#runner.token;
+    let id: string | undefined = lane.id;
+    while (id !== undefined) {
+      if (this.#runner.closing) return this.#o.outbox.release(user, peer, token);
+      const step = await this.#step({ user, peer, id });
+      if (step.kind === 'busy') return;
+      if (step.kind === 'defer') {
+        // Hand the head to a retry job, then let the lane go (the job's existence keeps the sweep off).
+        if (step.err && this.#o.maxAttempts <= 1) await this.#exhausted({ user, peer, id }, step.err);
+        else await this.queue.add('send', { user, peer, id }, { jobId: id, delay: step.delayMs, ...(step.err ? { attempts: this.#o.maxAttempts - 1 } : {}) });
+        return this.#o.outbox.release(user, peer, token);
+      }
+      id = step.next ?? (again() ? await this.#o.outbox.head(user, peer) : undefined);
+    }
+  }
 
+  /** A retry job: one step on its message; the lane goes on in process after it. */
   async #process(job: Job<OutboundJob>, token: string | undefined): Promise<void> {
-    const { user, peer, id } = job.data;
-    const loaded = await this.#o.outbox.claim(user, id);
-    if (!loaded || loaded.state !== 'queued') {
-      const next = await this.#o.outbox.advance(user, peer, id);
-      if (next) await this.kick({ user, peer, id: next });
+    const { user, peer } = job.data;
+    const step = this.#runner.has(user, peer) ? ({ kind: 'busy' } as const) : await this.#step(job.data);
+    if (step.kind === 'next') {
+      if (step.next) this.kick({ user, peer, id: step.next });
       return;
     }
+    if (step.kind === 'defer') await this.#o.outbox.release(user, peer, this.#runner.token);
+    if (step.kind === 'defer' && step.err) throw step.err; // BullMQ backs off and counts the attempt
+    await job.moveToDelayed(Date.now() + (step.kind === 'busy' ? 1000 : step.delayMs), token);
+    throw new DelayedError();
+  }
+
+  /** One attempt on the lane's head `id`, under the lane's lease. */
+  async #step(j: OutboundJob): Promise<Step> {
+    const { user, peer, id } = j;
+    const token = this.#runner.token;
+    const loaded = await this.#o.outbox.claim(user, peer, id, token, LEASE_MS);
+    if (loaded === 'busy') return { kind: 'busy' };
+    if (!loaded || loaded.state !== 'queued') return { kind: 'next', next: await this.#o.outbox.advance(user, peer, id, token) };
     if (Date.now() - loaded.record.t * 1000 > this.#o.maxQueueAgeMs) {
-      await this.#fail(job.data, loaded.record, 'expired', loaded.frame === undefined);
-      return;
+      return { kind: 'next', next: await this.#fail(j, loaded.record, 'expired', loaded.frame === undefined) };
     }
-    if (await this.#o.isHeld(user, peer)) {
-      // Policy hold: the peer's safety number changed and the sender has not acknowledged it yet.
-      await job.moveToDelayed(Date.now() + 2000, token);
-      throw new DelayedError();
-    }
+    // Policy hold: the peer's safety number changed and the sender has not acknowledged it yet.
+    if (await this.#o.isHeld(user, peer)) return { kind: 'defer', delayMs: 2000 };
     try {
       let conn: HubConnection;
       try {
@@ -182,95 +204,26 @@ export class OutboundDelivery {
         // The hub is unreachable or refusing sessions: wait (the session manager backs off)
         // without spending one of the message's attempts.
         this.counters.hubUnavailable++;
-        await job.moveToDelayed(Date.now() + Math.min(this.#o.backoff.max, this.#o.backoff.base * 2), token);
-        throw new DelayedError();
+        return { kind: 'defer', delayMs: Math.min(this.#o.backoff.max, this.#o.backoff.base * 2) };
       }
-      const { ack, record: sentRecord } = await this.#attempt(conn, user, loaded.record, loaded.frame);
+      const { ack, record: sentRecord } = await this.#attempt.run(conn, user, loaded.record, loaded.frame);
       if (ack.error === 429) {
         this.counters.rateLimited++;
-        await job.moveToDelayed(Date.now() + Math.max(1, ack.retryAfter ?? 1) * 1000, token);
-        throw new DelayedError();
+        return { kind: 'defer', delayMs: Math.max(1, ack.retryAfter ?? 1) * 1000 };
       }
       const status: MessageStatus = {
         ...this.#status(sentRecord, id, 'sent'),
         ...(sentRecord.downgraded && sentRecord.downgraded.length > 0 ? { downgraded: sentRecord.downgraded } : {}),
         ...(sentRecord.notice ? { message: sentRecord.notice } : {}),
       };
-      const next = await this.#o.outbox.finish(user, peer, id, 'sent', status);
+      const next = await this.#o.outbox.finish(user, peer, id, 'sent', status, token);
       this.#o.onStatus(status);
       this.#o.observe?.('sent', loaded.record.submittedAt === undefined ? undefined : Date.now() - loaded.record.submittedAt);
-      if (next) await this.kick({ user, peer, id: next });
+      return { kind: 'next', next };
     } catch (err) {
-      if (err instanceof SessionGone) {
-        await job.moveToDelayed(Date.now() + this.#o.backoff.base, token);
-        throw new DelayedError();
-      }
-      if (!(err instanceof PermanentFailure)) throw err;
-      await this.#fail(job.data, loaded.record, err.reason, true, err.text);
-    }
-  }
-
-  /** One delivery attempt; resolves with a positive ack (or a 429 to wait on), throws otherwise. */
-  /** The ack, and the record as finally sent (a 406 may have rewritten it). */
-  async #attempt(conn: HubConnection, user: string, record: OutboundRecord, storedFrame: string | undefined): Promise<{ ack: AckStanza; record: OutboundRecord }> {
-    let r = record;
-    let frame = storedFrame;
-    for (let round = 0; round < 4; round++) {
-      if (frame === undefined) frame = await this.#build(conn, user, r);
-      else this.counters.storedFrameResends++;
-      const ack = await conn.sendMessage({ id: r.id, frame }, this.#o.ackTimeoutMs);
-      if (ack.error === undefined || ack.error === 429) return { ack, record: r };
-      switch (ack.reason) {
-        case 'stale-devices':
-          this.counters.staleDevices++;
-          if (ack.devices) await this.#o.devices.set(ack.devices);
-          else await this.#o.devices.invalidate(r.peer);
-          await this.#o.outbox.dropFrame(user, r.id);
-          frame = undefined;
-          continue;
-        case 'not-enlisted':
-          this.counters.enlisted++;
-          await conn.iq({ xmlns: 'interop', op: 'enlist' }, 'set');
-          continue;
-        case 'unsupported-in-interop': {
-          const next = this.#o.after406(r, ack.unsupported);
-          if (!('record' in next)) throw new PermanentFailure(next.reason, `hub refused ${ack.unsupported ?? 'the message'} (406)`, next.message);
-          r = next.record;
-          await this.#o.outbox.rewrite(r);
-          frame = undefined;
-          continue;
-        }
-        case 'not-authorized':
-          this.counters.reopened++;
-          this.#o.sessions.close(user);
-          throw new SessionGone();
-        default:
-          if (ack.error >= 500) throw new Error(`hub answered ${ack.error} ${ack.reason ?? ''}`);
-          throw new PermanentFailure(ack.reason ?? String(ack.error), `hub refused the message: ${ack.error} ${ack.reason ?? ''}`);
-      }
-    }
-    throw new Error('device list kept changing; will retry');
-  }
-
-  async #build(conn: HubConnection, user: string, r: OutboundRecord): Promise<string> {
-    const store = new RedisSignalStore(this.#o.redis, this.#o.keyring, this.#o.prefix, user);
-    const local = deviceAddress(user, 1);
-    try {
-      const msg = await encryptMessage(conn, this.#o.edge, store, local, r, await this.#o.devices.get(conn, r.peer));
-      const frame = buildStanza(msg);
-      await this.#o.outbox.saveFrame(user, r.id, frame);
-      return frame;
-    } catch (err) {
-      if (err instanceof NoDevicesError) throw new PermanentFailure('no-devices', err.message);
-      if (LibSignalErrorBase.is(err, ErrorCode.UntrustedIdentity)) {
-        // The bundle carries an identity other than the one we trusted: the same as the hub's
-        // `identity` notification. Continue: retry at once with the new identity; hold: wait.
-        const policy = await this.#o.identityChanged(user, r.peer);
-        throw new Error(`contact identity changed (${policy}); retrying`, { cause: err });
-      }
-      const iqErr = err as { code?: number; reason?: string };
-      if (iqErr.code === 404) throw new PermanentFailure('not-opted-in', `recipient not reachable: ${iqErr.reason ?? ''}`);
-      throw err;
+      if (err instanceof SessionGone) return { kind: 'defer', delayMs: this.#o.backoff.base };
+      if (err instanceof PermanentFailure) return { kind: 'next', next: await this.#fail(j, loaded.record, err.reason, true, err.text) };
+      return { kind: 'defer', delayMs: this.#backoff(1), err: err as Error };
     }
   }
 
@@ -279,15 +232,17 @@ export class OutboundDelivery {
     if (!loaded || loaded.state !== 'queued') return;
     this.#o.logger.warn({ id: j.id, err: err.message }, 'outbound message failed after its last attempt');
     // An attempt may have reached the hub with its ack lost: the failure is not certain.
-    await this.#fail(j, loaded.record, 'expired', loaded.frame === undefined);
+    const next = await this.#fail(j, loaded.record, 'expired', loaded.frame === undefined);
+    if (next) this.kick({ user: j.user, peer: j.peer, id: next });
   }
 
-  async #fail(j: OutboundJob, r: OutboundRecord, reason: string, certain: boolean, text?: string): Promise<void> {
+  /** Fails the message for good; the lane's next message, if any. */
+  async #fail(j: OutboundJob, r: OutboundRecord, reason: string, certain: boolean, text?: string): Promise<string | undefined> {
     const s = { ...this.#status(r, j.id, 'failed'), reason, message: text ?? REASON_TEXT[reason] ?? reason, certain };
-    const next = await this.#o.outbox.finish(j.user, j.peer, j.id, 'failed', s);
+    const next = await this.#o.outbox.finish(j.user, j.peer, j.id, 'failed', s, this.#runner.token);
     this.#o.onStatus(s);
     this.#o.observe?.('failed', undefined);
-    if (next) await this.kick({ user: j.user, peer: j.peer, id: next });
+    return next;
   }
 
   #status(r: OutboundRecord | undefined, id: string, state: MessageStatus['state']): MessageStatus {

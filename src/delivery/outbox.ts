@@ -134,11 +134,43 @@ export class Outbox {
     return this.#decode(key, await this.#redis.hmgetBuffer(key, 'data', 'state', 'frame', 'attempts'));
   }
 
-  /** `load` for a delivery attempt: counts the attempt in the same round trip (a queued record only). */
-  async claim(user: string, id: string): Promise<{ record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined> {
+  leaseKey(user: string, peer: string): string {
+    return `${this.#p}:lease:{${user}}:${peer}`;
+  }
+
+  /**
+   * `load` for a delivery attempt, under the lane's lease (lanes.ts): takes or renews the lease for
+   * `token` and counts the attempt (a queued record only), in one round trip. 'busy' when another
+   * process holds the lane.
+   */
+  async claim(user: string, peer: string, id: string, token: string, leaseMs: number): Promise<'busy' | { record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined> {
     const key = this.recordKey(user, id);
-    const res = await this.#redis.multi().hmgetBuffer(key, 'data', 'state', 'frame', 'attempts').eval(COUNT_IF_QUEUED, 1, key).exec();
-    return this.#decode(key, (res?.[0]?.[1] ?? []) as Array<Buffer | null>);
+    const res = (await this.#redis.callBuffer('eval', CLAIM, 2, key, this.leaseKey(user, peer), token, leaseMs)) as Array<Buffer | null> | number;
+    if (!Array.isArray(res)) return 'busy';
+    return this.#decode(key, res);
+  }
+
+  /** Gives the lane's lease up if `token` still holds it. */
+  async release(user: string, peer: string, token: string): Promise<void> {
+    await this.#redis.eval(RELEASE, 1, this.leaseKey(user, peer), token);
+  }
+
+  /** Extends the leases `token` holds (one round trip for all of them). */
+  async renew(lanes: Array<{ user: string; peer: string }>, token: string, leaseMs: number): Promise<void> {
+    if (lanes.length === 0) return;
+    const p = this.#redis.pipeline();
+    for (const l of lanes) p.eval(RENEW, 1, this.leaseKey(l.user, l.peer), token, leaseMs);
+    await p.exec();
+  }
+
+  /** Whether some process holds the lane. */
+  async leased(user: string, peer: string): Promise<boolean> {
+    return (await this.#redis.exists(this.leaseKey(user, peer))) === 1;
+  }
+
+  /** The lane's head, if any. */
+  async head(user: string, peer: string): Promise<string | undefined> {
+    return (await this.#redis.lindex(this.laneKey(user, peer), 0)) ?? undefined;
   }
 
   #decode(key: string, [data, state, frame, attempts]: Array<Buffer | null>): { record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined {
@@ -173,13 +205,13 @@ export class Outbox {
    * Final outcome: the record keeps its sealed content for 24 h (retry receipts), the lane moves
    * on. Returns the next message id of the lane, if any. Idempotent: only pops if `id` is the head.
    */
-  async finish(user: string, peer: string, id: string, state: 'sent' | 'failed', status: MessageStatus): Promise<string | undefined> {
+  async finish(user: string, peer: string, id: string, state: 'sent' | 'failed', status: MessageStatus, token = ''): Promise<string | undefined> {
     const key = this.recordKey(user, id);
     const m = this.#redis.multi();
     m.hset(key, 'state', state);
     m.expire(key, state === 'sent' ? SENT_RETENTION_S : IDEMPOTENCE_S);
     this.#status.append(status, m);
-    m.eval(POP_IF_HEAD, 1, this.laneKey(user, peer), id);
+    m.eval(POP_IF_HEAD, 2, this.laneKey(user, peer), this.leaseKey(user, peer), id, token);
     if (state === 'failed') m.zadd(`${this.#p}:dead`, Date.now(), `${user}|${peer}|${id}`);
     const res = await m.exec();
     const next = res?.[res.length - (state === 'failed' ? 2 : 1)]?.[1];
@@ -187,8 +219,8 @@ export class Outbox {
   }
 
   /** Moves the lane past `id` if it is still the head (a finished message seen again); the next id. */
-  async advance(user: string, peer: string, id: string): Promise<string | undefined> {
-    const next = await this.#redis.eval(POP_IF_HEAD, 1, this.laneKey(user, peer), id);
+  async advance(user: string, peer: string, id: string, token = ''): Promise<string | undefined> {
+    const next = await this.#redis.eval(POP_IF_HEAD, 2, this.laneKey(user, peer), this.leaseKey(user, peer), id, token);
     return typeof next === 'string' ? next : undefined;
   }
 
@@ -232,10 +264,23 @@ export class Outbox {
   }
 }
 
-const COUNT_IF_QUEUED = `if redis.call('hget', KEYS[1], 'state') == 'queued' then return redis.call('hincrby', KEYS[1], 'attempts', 1) end return 0`;
+// KEYS: record, lease; ARGV: token, lease ms. The record's fields (attempts before this one), or 0.
+const CLAIM = `local holder = redis.call('get', KEYS[2])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local v = redis.call('hmget', KEYS[1], 'data', 'state', 'frame', 'attempts')
+if v[2] == 'queued' then redis.call('hincrby', KEYS[1], 'attempts', 1) end
+return v`;
 
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return 0`;
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
+
+// KEYS: lane, lease; ARGV: id, token. Pops `id` if it is the head; the next head. An emptied lane
+// is no longer leased by `token`.
 const POP_IF_HEAD = `if redis.call('lindex', KEYS[1], 0) == ARGV[1] then redis.call('lpop', KEYS[1]) end
-return redis.call('lindex', KEYS[1], 0)`;
+local next = redis.call('lindex', KEYS[1], 0)
+if not next and redis.call('get', KEYS[2]) == ARGV[2] then redis.call('del', KEYS[2]) end
+return next`;
 
 const HEAD_OR_FORGET = `local head = redis.call('lindex', KEYS[1], 0)
 if not head then redis.call('srem', KEYS[2], ARGV[1]) end
