@@ -77,6 +77,7 @@ export class Outbox {
     this.#ring = ring;
     this.#p = prefix;
     this.#status = status;
+    if (!('causewayClaimBuffer' in redis)) redis.defineCommand('causewayClaim', { numberOfKeys: 2, lua: CLAIM });
   }
 
   recordKey(user: string, id: string): string {
@@ -145,7 +146,10 @@ export class Outbox {
    */
   async claim(user: string, peer: string, id: string, token: string, leaseMs: number): Promise<'busy' | { record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined> {
     const key = this.recordKey(user, id);
-    const res = (await this.#redis.callBuffer('eval', CLAIM, 2, key, this.leaseKey(user, peer), token, leaseMs)) as Array<Buffer | null> | number;
+    // A defined command (EVALSHA, binary reply): ioredis's callBuffer loses its command name when
+    // auto-pipelining is on.
+    const redis = this.#redis as unknown as { causewayClaimBuffer(...args: Array<string | number>): Promise<Array<Buffer | null> | number> };
+    const res = await redis.causewayClaimBuffer(key, this.leaseKey(user, peer), token, leaseMs);
     if (!Array.isArray(res)) return 'busy';
     return this.#decode(key, res);
   }

@@ -64,6 +64,7 @@ describe('a minimal config', () => {
       max_retry_attempts: 12,
       retry_backoff_ms: { base: 1000, max: 300_000 },
       sent_retention_h: 24,
+      concurrent_conversations: 256,
     });
     expect(c.logging).toEqual({ level: 'info', pretty: false });
     expect(c.metrics).toEqual({ enabled: true, path: '/metrics' });
