@@ -19,10 +19,12 @@ export interface BenchOptions {
   pacedRate: number;
   /** Upper bound of any one wait (a path that stalls ends the sample as incomplete). */
   deadlineMs: number;
+  /** Encrypted Matrix events per sample of the Matrix path (bench/matrix.ts); 0 skips it. */
+  matrix: number;
 }
 
 export const USAGE = `npm run bench -- [--quick] [--json] [--profile] [--samples N] [--sessions N]
-                  [--providers N] [--hub-users N] [--decrypt-sample-rate R]
+                  [--providers N] [--hub-users N] [--decrypt-sample-rate R] [--matrix N]
 
   --quick                 about 30 s: one sample each, smaller runs, 2,000 sessions
   --json                  the results as JSON on stdout (progress stays on stderr)
@@ -32,6 +34,8 @@ export const USAGE = `npm run bench -- [--quick] [--json] [--profile] [--samples
   --providers N           provider users (default 32) — conversations are providers × hub users
   --hub-users N           simulated hub users, one device each (default 32)
   --decrypt-sample-rate R share of hub-device sessions the mock hub decrypts in full (default 0.1)
+  --matrix N              encrypted Matrix events per sample of the Matrix path (default 2,000;
+                          quick 1,000); 0 skips the Matrix path
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -46,6 +50,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       providers: { type: 'string' },
       'hub-users': { type: 'string' },
       'decrypt-sample-rate': { type: 'string' },
+      matrix: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -76,5 +81,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     pacedSeconds: quick ? 4 : 8,
     pacedRate: 1000,
     deadlineMs: quick ? 60_000 : 120_000,
+    matrix: int(values.matrix, quick ? 1000 : 2000, 0, 20_000, 'matrix'),
   };
 }

@@ -2,6 +2,8 @@
 // the plain-text table printed for people. No measuring here.
 import type { LoopFigures } from './child-metrics.ts';
 import type { DriveResult } from './drive.ts';
+import type { MatrixFigures } from './matrix.ts';
+import { matrixLines, matrixTarget } from './matrix-report.ts';
 import type { ProfileSlice } from './cpu-profile.ts';
 import type { PathFigures } from './phases.ts';
 import type { RedisAttribution } from './redis-monitor.ts';
@@ -45,6 +47,8 @@ export interface BenchResult {
   light: { outbound: PacedFigures; inbound: PacedFigures };
   redis: { outbound: RedisAttribution & { messages: number }; inbound: RedisAttribution & { messages: number } };
   sessions?: SessionsResult;
+  /** The Matrix path beside the raw Megolm decrypt rate (absent with --matrix 0). */
+  matrix?: MatrixFigures;
   profile?: { outbound: ProfileSlice; inbound: ProfileSlice };
   warnings: Record<string, number>;
   targets: Target[];
@@ -80,6 +84,7 @@ export function judge(r: Omit<BenchResult, 'targets'>, sessionsTarget = 10_000):
     met: s === undefined || s.requested < sessionsTarget ? undefined : s.open >= sessionsTarget && s.rssBytes <= 2 ** 30,
     detail: s === undefined ? 'not run (--sessions 0)' : `${n0(s.open)} of ${n0(s.requested)} open, RSS ${mb(s.rssBytes)}${s.requested < sessionsTarget ? ` (only ${n0(s.requested)} asked for: not judged)` : ''}`,
   });
+  t.push(matrixTarget(r.matrix));
   return t;
 }
 
@@ -139,6 +144,10 @@ export function formatText(r: BenchResult): string {
     L.push(`Sessions: ${n0(s.open)} of ${n0(s.requested)} hub sessions open in one Causeway process (opened through signed pushes in ${s.seconds.toFixed(1)} s${s.refused ? `, ${s.refused} pushes refused` : ''})`);
     L.push(`  RSS ${mb(s.rssBytes)} (baseline ${mb(s.rssBaselineBytes)}, +${((s.rssBytes - s.rssBaselineBytes) / 1024 / Math.max(1, s.open)).toFixed(1)} KB per session)`);
   } else L.push('Sessions: not run');
+  if (r.matrix) {
+    L.push('');
+    L.push(...matrixLines(r.matrix));
+  }
   const w = Object.entries(r.warnings);
   if (w.length > 0) L.push(`Causeway logged warnings: ${w.map(([m, k]) => `${k} × "${m}"`).join('; ')}`);
   L.push('');

@@ -13,6 +13,7 @@ import { warmUp } from './paths.ts';
 import { Phases, figures, type Direction, type PathSample } from './phases.ts';
 import { formatText, judge, type BenchResult, type Ceiling, type PacedFigures } from './report.ts';
 import { startRedis, type BenchRedis } from './redis-server.ts';
+import { matrixBench, type MatrixFigures } from './matrix.ts';
 import { holdSessions, type SessionsResult } from './sessions.ts';
 import { startStack, warnings, type Stack } from './stack.ts';
 
@@ -122,6 +123,13 @@ async function main(): Promise<number> {
       stack = undefined;
     }
 
+    let matrix: MatrixFigures | undefined;
+    if (o.matrix > 0) {
+      matrix = await matrixBench({
+        redisUrl: redis.url, redisPid: redis.pid, quick: o.quick, samples: o.samples, messages: o.matrix, deadlineMs: o.deadlineMs, decryptSampleRate: o.decryptSampleRate, log,
+      });
+    }
+
     const partial: Omit<BenchResult, 'targets'> = {
       when: new Date().toISOString(),
       machine: { cpus: availableParallelism(), node: process.versions.node, redis: redisVersion, loadavgStart, loadavgEnd: loadavg() },
@@ -138,6 +146,7 @@ async function main(): Promise<number> {
       light,
       redis: attribution,
       ...(sessions ? { sessions } : {}),
+      ...(matrix ? { matrix } : {}),
       ...(profile ? { profile } : {}),
       warnings: warned,
     };

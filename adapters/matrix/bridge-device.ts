@@ -15,6 +15,7 @@ import {
   type KeysClaimRequest, type ToDeviceRequest,
 } from '@matrix-org/matrix-sdk-crypto-wasm';
 import type { DeviceStore } from './device-store.ts';
+import { databasesWith, dropDatabase } from './idb-snapshot.ts';
 import type { Json, MatrixApi } from './matrix-api.ts';
 import { Serial } from './serial.ts';
 
@@ -134,6 +135,14 @@ export class BridgeDevice {
 
   close(): void {
     this.#machine.close();
+  }
+
+  /** Closes the machine and drops its in-process databases (its state is in Redis). */
+  async dispose(): Promise<void> {
+    await this.#lock.run('device', async () => {
+      this.#machine.close();
+      for (const name of await databasesWith(this.#dbPrefix)) await dropDatabase(name);
+    });
   }
 
   /** Sends what the machine asks for until it asks for nothing more (bounded). */

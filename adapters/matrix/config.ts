@@ -55,10 +55,27 @@ export const matrixConfigSchema = z
     encrypt_portals: z.boolean().default(true),
     /** Seconds an undecryptable event waits for its keys before the sender is told. */
     undecryptable_timeout_s: z.number().int().positive().max(86_400).default(60),
+    /**
+     * Largest attachment the bridge moves, in bytes, either way: a Matrix file above it is refused
+     * (send status and notice) without being downloaded, a hub file above it is announced as text.
+     * The core's per-kind limits (`limits.max_media_bytes`) apply as well.
+     */
+    max_media_bytes: z.number().int().positive().max(1024 * 1024 * 1024).default(50 * 1024 * 1024),
+    /** Seconds one attachment download from the homeserver may take. */
+    media_timeout_s: z.number().int().positive().max(3600).default(120),
     /** Redis key part under the sidecar's prefix for this adapter's state (devices, portals, txns). */
     store_prefix: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1–64 of [A-Za-z0-9:_-]').default('matrix'),
     /** Seconds a transaction id is remembered for deduplication. */
     txn_retention_s: z.number().int().positive().default(7 * 86_400),
+    /**
+     * The bridge lease (one replica at a time runs the crypto devices): its time to live in ms,
+     * renewed while held; a crashed holder is replaced after at most this long.
+     */
+    lease_ttl_ms: z.number().int().min(300).max(300_000).default(10_000),
+    /** How long a replica that does not hold the lease waits for it before answering "retry" (503). */
+    lease_wait_ms: z.number().int().min(0).max(60_000).default(5_000),
+    /** A holder keeps the lease at least this long before handing it to a replica that wants it. */
+    lease_min_hold_ms: z.number().int().min(0).max(60_000).default(1_000),
   })
   .strict()
   // The registration document is derived here so that `causeway matrix-registration` (src/cli,

@@ -3,10 +3,24 @@
 // store (Olm account, Olm sessions, Megolm sessions, tracked devices…). Every blob is sealed with
 // the Keyring (AES-256-GCM, the hash key and field as associated data): key material is never at
 // rest in clear. A flush writes the changed stores in one HSET, so a replica that takes over reads
-// either the state before or after a transaction, never a mix.
+// either the state before or after a transaction, never a mix. Writes are fenced by the bridge
+// lease (lease.ts): they happen only while the lease's value is this replica's token, checked in
+// the same Lua script as the HSET, so a replica that lost the lease cannot overwrite newer state.
+// Database names are stored relative to the device's database prefix (which holds a per-process
+// namespace), so that any replica restores them under its own.
 import type { Redis } from 'ioredis';
 import type { Keyring } from '../../src/crypto/keyring.ts';
 import { databasesWith, dropDatabase, restore, snapshot, takeDirty, type DatabaseSchema, type StoreRecords } from './idb-snapshot.ts';
+import { LeaseLostError } from './lease.ts';
+
+/** The lease that fences writes: its Redis key, and this replica's token while it holds it. */
+export interface WriteFence {
+  readonly key: string;
+  heldToken(): string | undefined;
+}
+
+const FENCED_HSET = `if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+return redis.call('HSET', KEYS[1], unpack(ARGV, 2))`;
 
 export interface StoredDevice {
   deviceId: string;
@@ -16,11 +30,13 @@ export class DeviceStore {
   readonly #redis: Redis;
   readonly #keyring: Keyring;
   readonly #base: string;
+  readonly #fence: WriteFence | undefined;
 
-  constructor(redis: Redis, keyring: Keyring, base: string) {
+  constructor(redis: Redis, keyring: Keyring, base: string, fence?: WriteFence) {
     this.#redis = redis;
     this.#keyring = keyring;
     this.#base = base;
+    this.#fence = fence;
   }
 
   key(userId: string): string {
@@ -33,7 +49,7 @@ export class DeviceStore {
 
   /** Records the device id before the device's keys exist anywhere (so a crash reuses it). */
   async setDeviceId(userId: string, deviceId: string): Promise<void> {
-    await this.#redis.hset(this.key(userId), 'device_id', deviceId);
+    await this.#hset(this.key(userId), ['device_id', deviceId]);
   }
 
   /**
@@ -47,15 +63,15 @@ export class DeviceStore {
     const all = await this.#redis.hgetallBuffer(key);
     const schemas = Object.keys(all).filter((f) => f.startsWith('schema|'));
     for (const field of schemas) {
+      // The stored name is relative to the database prefix (`::matrix-sdk-crypto`…).
       const schema = JSON.parse(this.#open(key, field, all[field] as Buffer).toString('utf8')) as DatabaseSchema;
-      if (!schema.name.startsWith(dbPrefix)) continue;
       const records = new Map<string, StoreRecords>();
       for (const s of schema.stores) {
         const f = `store|${schema.name}|${s.name}`;
         const blob = all[f];
         if (blob) records.set(s.name, this.#open(key, f, blob));
       }
-      await restore(schema, records);
+      await restore({ ...schema, name: `${dbPrefix}${schema.name}` }, records);
     }
     return schemas.length > 0;
   }
@@ -69,15 +85,27 @@ export class DeviceStore {
       if (!full && dirty.length === 0) continue;
       const snap = await snapshot(name, full ? undefined : dirty);
       if (!snap) continue;
-      const schemaField = `schema|${name}`;
-      fields.push(schemaField, this.#seal(key, schemaField, Buffer.from(JSON.stringify(snap.schema))));
+      const rel = name.slice(dbPrefix.length);
+      const schemaField = `schema|${rel}`;
+      fields.push(schemaField, this.#seal(key, schemaField, Buffer.from(JSON.stringify({ ...snap.schema, name: rel }))));
       for (const [store, records] of snap.records) {
-        const f = `store|${name}|${store}`;
+        const f = `store|${rel}|${store}`;
         fields.push(f, this.#seal(key, f, records));
       }
     }
-    if (fields.length > 0) await this.#redis.hset(key, ...fields);
+    if (fields.length > 0) await this.#hset(key, fields);
     return fields.length / 2;
+  }
+
+  /** HSET, fenced by the lease when there is one: refused (LeaseLostError) unless this replica holds it. */
+  async #hset(key: string, fields: Array<string | Buffer>): Promise<void> {
+    if (!this.#fence) {
+      await this.#redis.hset(key, ...fields);
+      return;
+    }
+    const token = this.#fence.heldToken();
+    const r = token === undefined ? -1 : Number(await this.#redis.eval(FENCED_HSET, 2, key, this.#fence.key, token, ...fields));
+    if (r === -1) throw new LeaseLostError('the bridge lease is not held here: device state not written');
   }
 
   #seal(key: string, field: string, plain: Buffer): Buffer {

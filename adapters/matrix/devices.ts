@@ -34,6 +34,11 @@ export class Devices {
     await initAsync();
   }
 
+  /** How many devices are in memory (opened or opening). */
+  get openCount(): number {
+    return this.#open.size;
+  }
+
   get(userId: string): Promise<BridgeDevice> {
     let p = this.#open.get(userId);
     if (!p) {
@@ -106,10 +111,10 @@ export class Devices {
     }
   }
 
-  /** Closes every device (their state is in Redis already). */
+  /** Closes every device and drops its in-process copy (their state is in Redis already). */
   async close(): Promise<void> {
     const all = [...this.#open.values()];
     this.#open.clear();
-    for (const p of all) (await p.catch(() => undefined))?.close();
+    for (const p of all) await (await p.catch(() => undefined))?.dispose();
   }
 }

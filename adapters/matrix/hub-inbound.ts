@@ -1,22 +1,36 @@
 // Hub → Matrix: a hub user's message is posted in the portal by that user's puppet (encrypted with
-// the puppet's device in an encrypted portal), the core's statuses of a Matrix user's messages
-// become send-status events, failure notices and the puppet's read receipts, and the core's
+// the puppet's device in an encrypted portal; an attachment as a Matrix file, encrypted there too:
+// media-out.ts), the core's statuses of a Matrix user's messages become send-status events
+// (with the policy's conversions), failure notices and the puppet's read receipts, and the core's
 // notices become `m.notice`s in the portal. The send uses a transaction id derived from the hub
 // message, so a redelivery after a crash is one event on the homeserver, not two.
 import type { InboundMessage, MessageStatus, Notice } from '../contract.ts';
 import type { Bridge } from './bridge.ts';
 import type { Json } from './matrix-api.ts';
-import { sendStatus } from './matrix-inbound.ts';
+import { AttachmentNotBridged, mediaToMatrix } from './media-out.ts';
+import { sendStatus } from './to-hub.ts';
 import { failureNotice } from './send-status.ts';
 
 export async function deliverToMatrix(b: Bridge, m: InboundMessage): Promise<void> {
   const key = `in|${m.from}|${m.id}`;
   if (await b.portals.handled(key)) return;
   const portal = await b.ensurePortal(b.ids.userOf(m.to), m.to, m.from);
-  let body = m.text ?? '';
-  for (const f of m.fallbacks ?? []) body = body ? `${body}\n\n${f.text}` : f.text;
-  if (m.media) body = `${body ? `${body}\n\n` : ''}[${m.media.kind}${m.media.filename ? `: ${m.media.filename}` : ''}${m.media.caption ? ` — ${m.media.caption}` : ''}]`;
-  const content: Json = { msgtype: 'm.text', body };
+  let text = m.text ?? '';
+  for (const f of m.fallbacks ?? []) text = text ? `${text}\n\n${f.text}` : f.text;
+  let content: Json | undefined;
+  if (m.media) {
+    const caption = [text, m.media.caption ?? ''].filter((t) => t !== '' && t !== undefined);
+    const joined = [...new Set(caption)].join('\n\n');
+    try {
+      content = await mediaToMatrix(b, portal, m.media, joined === '' ? undefined : joined);
+    } catch (err) {
+      if (!(err instanceof AttachmentNotBridged)) throw err;
+      const what = `${m.media.kind}${m.media.filename ? `: ${m.media.filename}` : ''}`;
+      content = { msgtype: 'm.text', body: `${joined ? `${joined}\n\n` : ''}[${what} — not shown here: ${err.message}]` };
+    }
+  } else {
+    content = { msgtype: 'm.text', body: text };
+  }
   if (m.replyTo) {
     const target = await b.portals.eventOf(m.replyTo.id);
     if (target) content['m.relates_to'] = { 'm.in_reply_to': { event_id: target.eventId } };
@@ -44,7 +58,10 @@ export async function statusToMatrix(b: Bridge, s: MessageStatus): Promise<void>
   const base = { eventId: ev.eventId, ...(s.downgraded ? { downgraded: s.downgraded } : {}) };
   switch (s.state) {
     case 'sent':
-      return sendStatus(b, portal, { ...base, status: 'SUCCESS' });
+      await sendStatus(b, portal, { ...base, status: 'SUCCESS', ...(s.message ? { message: s.message } : {}) });
+      // What a conversion changes for the sender (an edit sent as a new message…), from the policy.
+      if (s.message) await b.notice(portal, `ℹ️ ${s.message}`);
+      return;
     case 'delivered':
       return sendStatus(b, portal, { ...base, status: 'SUCCESS', deliveredTo: [portal.puppet] });
     case 'read':
@@ -55,7 +72,8 @@ export async function statusToMatrix(b: Bridge, s: MessageStatus): Promise<void>
       const certain = s.certain ?? true;
       const why = s.message ?? WHY[s.reason ?? ''] ?? s.reason ?? 'unknown error';
       await sendStatus(b, portal, { ...base, status: certain ? 'FAIL_PERMANENT' : 'FAIL_RETRIABLE', ...(s.reason ? { reason: s.reason } : {}), message: why, certain });
-      await b.notice(portal, failureNotice(certain, why));
+      // A drop by policy is reported by the status only (nothing was meant to reach anyone).
+      if (s.reason !== 'dropped-by-policy' && s.reason !== 'local-only') await b.notice(portal, failureNotice(certain, why));
       return;
     }
     default:

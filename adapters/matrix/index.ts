@@ -3,6 +3,7 @@
 // bridge's devices (matrix-sdk-crypto-wasm, state sealed in Redis) decrypt Megolm at the
 // provider's edge, and the core re-encrypts with Signal for the hub. docs/matrix-adapter.md is the
 // operator's documentation.
+import { randomBytes } from 'node:crypto';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -14,6 +15,7 @@ import { DeviceStore } from './device-store.ts';
 import { Devices } from './devices.ts';
 import { deliverToMatrix, noticeToMatrix, statusToMatrix } from './hub-inbound.ts';
 import { BridgeIds } from './ids.ts';
+import { BridgeLease } from './lease.ts';
 import { MatrixApi, type Json } from './matrix-api.ts';
 import { handleEphemeral, handleEvent, type DowngradeAction, type InboundDeps } from './matrix-inbound.ts';
 import { Portals } from './portals.ts';
@@ -43,10 +45,13 @@ export interface MatrixConnector extends Connector {
   /** Handles a transaction body as the route does (the bench drives it directly). */
   handleTransaction(body: Json): Promise<void>;
   readonly bridge: Bridge;
+  /** Which replica runs the bridge's devices (lease.ts). */
+  readonly lease: BridgeLease;
   readonly undecryptable: Undecryptable;
 }
 
-const CAPABILITIES: Capabilities = { media: [], receipts: true, features: [] };
+// Every media kind: attachments are bridged both ways (media-in.ts, media-out.ts).
+const CAPABILITIES: Capabilities = { media: ['image', 'video', 'audio', 'voice', 'document'], receipts: true, features: [] };
 
 export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnector {
   const log = o.logger.child({ adapter: o.id });
@@ -55,8 +60,19 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
   const api = new MatrixApi(o.config.homeserver_url, () => o.config.as_token.reveal());
   const portals = new Portals(o.redis, base);
   const ref: { bridge?: Bridge } = {};
-  const devices = new Devices({
-    api, store: new DeviceStore(o.redis, o.keyring, base), namespace: `cw|${base}`, logger: log,
+  const lease: BridgeLease = new BridgeLease({
+    redis: o.redis, key: `${base}:lease`, ttlMs: o.config.lease_ttl_ms, waitMs: o.config.lease_wait_ms, minHoldMs: o.config.lease_min_hold_ms, logger: log,
+    // Whatever is in memory may be older than Redis: devices reload when first used.
+    onAcquired: (): Promise<void> => devices.close(),
+    onReleasing: async () => {
+      await devices.persistOpen();
+      await devices.close();
+    },
+    onLost: (): Promise<void> => devices.close(),
+  });
+  // The in-process databases get a namespace of their own (the stored names are relative to it).
+  const devices: Devices = new Devices({
+    api, store: new DeviceStore(o.redis, o.keyring, base, lease), namespace: `cw|${base}|${randomBytes(4).toString('hex')}`, logger: log,
     ensureUser: (u) => (ref.bridge as Bridge).ensureUser(u),
   });
   const bridge = new Bridge({ adapterId: o.id, config: o.config, ids, api, devices, portals, logger: log });
@@ -71,7 +87,8 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
   let routes: Hono | undefined;
   let sweep: NodeJS.Timeout | undefined;
 
-  async function handleTransaction(body: Json): Promise<void> {
+  /** Under the lease. */
+  async function applyTransaction(body: Json): Promise<void> {
     const t = readTransaction(body);
     const touched = await devices.apply(t, (u) => ids.isBridgeUser(u));
     if (t.toDevice.length > 0) await undecryptable.retry(bridge, (ev) => handleEvent(deps, ev));
@@ -81,6 +98,7 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
     await devices.persist(touched);
     await devices.persistOpen();
   }
+  const handleTransaction = (body: Json): Promise<void> => lease.run(() => applyTransaction(body));
 
   return {
     type: 'matrix',
@@ -88,6 +106,7 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
     capabilities: CAPABILITIES,
     bridge,
     undecryptable,
+    lease,
     handleTransaction,
     init(core: CoreApi) {
       bridge.core = core;
@@ -108,17 +127,20 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
     async start() {
       await Devices.init();
       await bridge.ensureUser(ids.botUserId);
+      lease.start();
       sweep = setInterval(() => {
-        void undecryptable.retry(bridge, (ev) => handleEvent(deps, ev)).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'undecryptable sweep failed'));
+        void lease.runIfHeld(() => undecryptable.retry(bridge, (ev) => handleEvent(deps, ev))).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'undecryptable sweep failed'));
       }, Math.min(10_000, o.config.undecryptable_timeout_s * 500));
       sweep.unref();
     },
     async stop() {
       if (sweep) clearInterval(sweep);
+      await lease.stop();
       await devices.close();
     },
-    deliver: (m: InboundMessage) => deliverToMatrix(bridge, m),
-    status: (s: MessageStatus) => statusToMatrix(bridge, s),
-    notice: (n: Notice) => noticeToMatrix(bridge, n),
+    // Hub → Matrix work runs on any replica (the core's queues): it takes the lease too.
+    deliver: (m: InboundMessage) => lease.run(() => deliverToMatrix(bridge, m)),
+    status: (s: MessageStatus) => lease.run(() => statusToMatrix(bridge, s)),
+    notice: (n: Notice) => lease.run(() => noticeToMatrix(bridge, n)),
   };
 }

@@ -119,6 +119,51 @@ export class MatrixApi {
     await this.request('PUT', `/profile/${encodeURIComponent(as.userId)}/displayname`, as, { displayname: name });
   }
 
+  /**
+   * Uploads a file to the homeserver's media repository as `as` (`POST /_matrix/media/v3/upload`);
+   * resolves its `mxc://` URI.
+   */
+  async upload(as: As, data: Uint8Array, contentType: string, filename?: string): Promise<string> {
+    const url = new URL(`${this.#base}/_matrix/media/v3/upload`);
+    url.searchParams.set('user_id', as.userId);
+    if (filename !== undefined) url.searchParams.set('filename', filename);
+    const r = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${this.#token()}`, 'content-type': contentType }, body: data });
+    const json = (await r.json().catch(() => ({}))) as Json;
+    if (!r.ok || typeof json.content_uri !== 'string') {
+      const errcode = typeof json.errcode === 'string' ? json.errcode : undefined;
+      throw new MatrixApiError(r.status, errcode, `POST upload: ${r.status} ${errcode ?? ''}`.trim());
+    }
+    return json.content_uri;
+  }
+
+  /**
+   * Downloads an `mxc://` file as `as`: the authenticated endpoint (`/_matrix/client/v1/media/
+   * download`, Matrix 1.11), else the legacy one (`/_matrix/media/v3/download`) when the
+   * homeserver does not know the first. The caller reads (and caps) the body.
+   */
+  async download(as: As, mxc: string, signal?: AbortSignal): Promise<Response> {
+    const m = /^mxc:\/\/([A-Za-z0-9.:[\]-]+)\/([A-Za-z0-9_-]+)$/.exec(mxc);
+    if (!m) throw new MatrixApiError(400, 'M_INVALID_PARAM', 'not an mxc:// URI');
+    const path = `${encodeURIComponent(m[1] as string)}/${encodeURIComponent(m[2] as string)}`;
+    const get = async (prefix: string): Promise<Response> => {
+      const url = new URL(`${this.#base}${prefix}/${path}`);
+      url.searchParams.set('user_id', as.userId);
+      url.searchParams.set('allow_redirect', 'true');
+      return fetch(url, { headers: { authorization: `Bearer ${this.#token()}` }, ...(signal ? { signal } : {}) });
+    };
+    let r = await get('/_matrix/client/v1/media/download');
+    if (r.status === 404 || r.status === 405) {
+      const json = (await r.json().catch(() => ({}))) as Json;
+      if (r.status === 405 || json.errcode === 'M_UNRECOGNIZED') r = await get('/_matrix/media/v3/download');
+      else throw new MatrixApiError(404, typeof json.errcode === 'string' ? json.errcode : undefined, 'GET download: 404');
+    }
+    if (!r.ok) {
+      await r.body?.cancel();
+      throw new MatrixApiError(r.status, undefined, `GET download: ${r.status}`);
+    }
+    return r;
+  }
+
   /** A read receipt (`m.read`) on an event, as `as`. */
   async sendReceipt(as: As, roomId: string, eventId: string): Promise<void> {
     await this.request('POST', `/rooms/${encodeURIComponent(roomId)}/receipt/m.read/${encodeURIComponent(eventId)}`, as, {});

@@ -2,25 +2,15 @@
 // open a portal (the puppet's device exists before it joins, so the user's first encrypted message
 // already includes it); invites of the bot open a management room; encrypted events are decrypted
 // with the device of the bridge user in that room (kept for a retry when their keys have not
-// arrived); messages from the portal's Matrix user go to the core (`submit`, idempotent by event
-// id), features the hub does not carry take their downgrade policy path; read receipts go to the
-// hub. Side effects are recorded per event id, so a replayed transaction does nothing twice.
+// arrived); messages from the portal's Matrix user go to the core (to-hub.ts: `submit`, idempotent
+// by event id, attachments and structured features included); read receipts go to the hub. Side effects are recorded per event id, so a replayed transaction does nothing twice.
 import type { Bridge } from './bridge.ts';
 import { handleCommand } from './commands.ts';
-import { classify } from './content.ts';
-import { MatrixApiError, type Json } from './matrix-api.ts';
+import type { Json } from './matrix-api.ts';
 import type { Portal } from './portals.ts';
-import { failureNotice, SEND_STATUS, sendStatusContent, type StatusInput } from './send-status.ts';
+import { toHub, type InboundDeps } from './to-hub.ts';
 
-export type DowngradeAction = 'convert' | 'reject' | 'drop';
-
-export interface InboundDeps {
-  bridge: Bridge;
-  /** Outbound downgrade action per feature (policy.downgrade.*.outbound.action). */
-  downgrade: (feature: string) => DowngradeAction;
-  /** Keeps an undecryptable event for a retry when keys arrive. */
-  deferUndecryptable(roomId: string, event: Json): Promise<void>;
-}
+export { sendStatus, type DowngradeAction, type InboundDeps } from './to-hub.ts';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -73,7 +63,7 @@ async function handleFresh(d: InboundDeps, e: Ev): Promise<'deferred' | undefine
   }
   const portal = await b.portals.byRoom(e.roomId);
   if (portal) {
-    if (e.sender === portal.userId) await toHub(d, portal, { ...e, type, content });
+    if (e.sender === portal.userId) await toHub(d, portal, { eventId: e.eventId, type, content, raw: e.raw });
     return undefined;
   }
   const owner = await b.portals.isManagementRoom(e.roomId);
@@ -118,57 +108,6 @@ async function botInvited(b: Bridge, e: Ev): Promise<void> {
   if (encrypted) await b.devices.get(b.ids.botUserId);
   await b.portals.setManagementRoom(e.sender, e.roomId);
   await handleCommand(b, { roomId: e.roomId, userId: e.sender, text: 'help' });
-}
-
-async function toHub(d: InboundDeps, p: Portal, e: Ev): Promise<void> {
-  const b = d.bridge;
-  const core = b.requireCore();
-  const c = classify(e.type, e.content);
-  if (c.kind === 'ignore') return;
-  const status = (s: Omit<StatusInput, 'eventId'>) => sendStatus(b, p, { eventId: e.eventId, ...s });
-  let text: string;
-  let replyTo: { id: string; sender: string } | undefined;
-  if (c.kind === 'feature') {
-    const action = d.downgrade(c.feature);
-    if (action === 'drop') return status({ status: 'FAIL_PERMANENT', reason: 'unsupported', message: `${c.feature} is not carried to ${b.config.hub_name} users; dropped by policy`, certain: true });
-    if (action === 'reject') {
-      await status({ status: 'FAIL_PERMANENT', reason: 'rejected-by-policy', message: `${c.feature} cannot be sent to ${b.config.hub_name} users`, certain: true });
-      await b.notice(p, failureNotice(true, `${b.config.hub_name} does not carry ${c.feature} messages`));
-      return;
-    }
-    // Converted here already (the bridge's own rules, docs/matrix-adapter.md); the core gets text.
-    text = c.fallback;
-  } else if (c.kind === 'media') {
-    await status({ status: 'FAIL_PERMANENT', reason: 'unsupported', message: 'media cannot be sent to hub users by this version', certain: true });
-    await b.notice(p, failureNotice(true, 'media cannot be sent to hub users by this version of the bridge'));
-    return;
-  } else {
-    text = c.text;
-    if (c.replyTo) replyTo = await b.portals.messageOf(c.replyTo);
-  }
-  try {
-    const r = await core.submit(b.adapterId, {
-      idempotencyKey: e.eventId, from: p.local, to: p.hubUser, text,
-      ...(replyTo ? { replyTo } : {}),
-    });
-    await b.portals.link(e.eventId, p.roomId, r.messageId, `${p.local}@${core.providerId}.interop`);
-  } catch (err) {
-    // The core's SubmitError (src/core.ts), recognized by shape: adapters depend on the contract only.
-    if (!(err instanceof Error) || err.name !== 'SubmitError') throw err;
-    const field = (err as Error & { field?: string }).field ?? 'message';
-    const why = field === 'from' && /opted in/.test(err.message) ? `you have not turned on ${b.config.hub_name} chats (send "optin" to the bridge bot)` : `${field} ${err.message}`;
-    await status({ status: 'FAIL_PERMANENT', reason: field === 'from' ? 'not-opted-in' : 'bad-request', message: why, certain: true });
-    await b.notice(p, failureNotice(true, why));
-  }
-}
-
-export async function sendStatus(b: Bridge, p: Portal, s: StatusInput): Promise<void> {
-  try {
-    await b.sendToPortal(p, SEND_STATUS, sendStatusContent(s));
-  } catch (err) {
-    if (!(err instanceof MatrixApiError)) throw err;
-    b.log.warn({ err: err.message }, 'send status not delivered to the portal');
-  }
 }
 
 /** Matrix read receipts (ephemeral `m.receipt`) on hub messages → read receipts to the hub. */

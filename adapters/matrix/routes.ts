@@ -59,6 +59,14 @@ export function appserviceRoutes(o: AppserviceRoutesOptions): Hono {
       try {
         await o.onTransaction(txnId, body);
       } catch (err) {
+        const name = (err as Error).name;
+        if (name === 'LeaseBusyError' || name === 'LeaseLostError') {
+          // Another replica runs the bridge's devices (lease.ts): the homeserver retries, and a retry
+          // reaches the holder or finds the lease handed over or expired.
+          o.logger.info({ txnId, why: (err as Error).message }, 'transaction refused for now: the bridge lease is elsewhere');
+          c.header('Retry-After', '1');
+          return c.json({ errcode: 'M_UNKNOWN', error: 'another replica is serving the bridge; retry' }, 503);
+        }
         o.logger.warn({ txnId, err: (err as Error).message }, 'transaction failed; the homeserver will retry it');
         return c.json({ errcode: 'M_UNKNOWN', error: 'transaction not handled, retry later' }, 500);
       }

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Bridge } from './bridge.ts';
 import type { Json } from './matrix-api.ts';
-import { sendStatus } from './matrix-inbound.ts';
+import { sendStatus } from './to-hub.ts';
 import { failureNotice } from './send-status.ts';
 
 interface Pending {

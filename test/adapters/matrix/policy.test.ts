@@ -1,14 +1,19 @@
-// Each Matrix event type the hub does not carry takes its downgrade-policy path: converted to a
-// readable fallback (reaction, location, edit, redaction), rejected with a send-status failure and
-// a notice (sticker here), or dropped with a send-status failure only (poll here).
+// Each Matrix event type the hub does not carry takes its downgrade-policy path. Where the event
+// has a structured form in the adapter contract, the bridge hands it to the core and src/policy
+// decides (here: reaction, edit, redaction and sticker converted with `downgraded` in the status,
+// location rejected with a status and a notice, poll dropped with a status only); where it has
+// none (a reaction to an event the bridge never carried) the bridge converts it itself.
 import { MsgType, type MatrixClient } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../delivery/harness.ts';
+import { png, sha256 } from '../../media/support/fixtures.ts';
+import { uploadEncrypted } from './support/attachments.ts';
 import { matrixHarness, SERVER, timelineEvent, type Harness } from './support/bridge-harness.ts';
 
 const ADA = '447700900123@hub';
 const PUPPET = `@hub_447700900123:${SERVER}`;
-type Inbox = { messages: Array<{ id: string; device: number; content?: { text?: string } }> };
+type Entry = { id: string; device: number; content?: { text?: string; reply?: { to: string; sender: string }; fallbacks?: Array<{ for: string; text: string }>; media?: { kind: string; size: number; sha256: string } } };
+type Inbox = { messages: Entry[] };
 
 let h: Harness;
 let alice: MatrixClient;
@@ -17,7 +22,7 @@ let portal: string;
 beforeAll(async () => {
   h = await matrixHarness({
     hubUsers: { users: [{ phone: '+447700900123', name: 'Ada', devices: [0], script: { echo: false, receipts: false, read: false, delay_ms: 0 } }] },
-    downgrade: { sticker: 'reject', poll: 'drop' },
+    policy: { downgrade: { location: { outbound: { action: 'reject' } }, poll: { outbound: { action: 'drop' } } } },
   });
   alice = await h.client('alice');
   await h.core.setInterop('matrix', 'alice', true);
@@ -30,7 +35,8 @@ beforeAll(async () => {
 afterAll(() => h?.close());
 
 const texts = async () => (await h.control('GET', `/users/${ADA}/inbox`)).body as unknown as Inbox;
-const arrives = (text: string) => eventually(async () => (await texts()).messages.find((m) => m.content?.text === text), 20_000, `"${text}" at the hub`);
+const arrives = (pred: (m: Entry) => boolean, what: string) => eventually(async () => (await texts()).messages.find(pred), 20_000, `${what} at the hub`);
+const withText = (text: string) => arrives((m) => m.content?.text === text, `"${text}"`);
 const statusOf = (eventId: string, status: string) =>
   timelineEvent(alice, portal, (e) => e.getType() === 'com.beeper.message_send_status' && e.getContent()['m.relates_to']?.event_id === eventId && e.getContent().status === status);
 
@@ -53,36 +59,65 @@ describe('undecryptable events', () => {
   });
 });
 
-describe('downgrade policy for Matrix events the hub does not carry', () => {
-  it('converts a reaction, a location, an edit and a redaction into readable fallbacks', async () => {
+describe('the core downgrade policy for Matrix events the hub does not carry', () => {
+  it('converts a reaction, an edit and a redaction of a bridged message, replying to it, and reports the conversion', async () => {
     const { event_id: original } = await alice.sendTextMessage(portal, 'original');
-    await arrives('original');
-    await alice.sendEvent(portal, 'm.reaction' as never, { 'm.relates_to': { rel_type: 'm.annotation', event_id: original, key: '👍' } } as never);
-    await arrives('Reacted 👍');
-    await alice.sendMessage(portal, { msgtype: MsgType.Location, body: 'Big Ben', geo_uri: 'geo:51.5007,-0.1246' } as never);
-    await arrives('Location: Big Ben');
-    await alice.sendMessage(portal, { msgtype: MsgType.Text, body: '* corrected', 'm.new_content': { msgtype: MsgType.Text, body: 'corrected' }, 'm.relates_to': { rel_type: 'm.replace', event_id: original } } as never);
-    await arrives('Edited: corrected');
+    const hubOriginal = await withText('original');
+    const { event_id: reaction } = await alice.sendEvent(portal, 'm.reaction' as never, { 'm.relates_to': { rel_type: 'm.annotation', event_id: original, key: '👍' } } as never);
+    const reacted = await withText('reacted 👍');
+    expect(reacted.content?.reply).toEqual({ to: hubOriginal.id, sender: 'alice@birdy.interop' });
+    expect(reacted.content?.fallbacks).toEqual([{ for: 'reaction', text: 'Reaction 👍' }]);
+    expect((await statusOf(reaction, 'SUCCESS')).getContent()['org.causeway.downgraded']).toEqual([{ feature: 'reaction', to: 'text' }]);
+
+    const { event_id: edit } = await alice.sendMessage(portal, { msgtype: MsgType.Text, body: '* corrected', 'm.new_content': { msgtype: MsgType.Text, body: 'corrected' }, 'm.relates_to': { rel_type: 'm.replace', event_id: original } } as never);
+    expect((await withText('✏️ Edited: corrected')).content?.reply?.to).toBe(hubOriginal.id);
+    expect((await statusOf(edit, 'SUCCESS')).getContent()['org.causeway.downgraded']).toEqual([{ feature: 'edit', to: 'text' }]);
+    // What the conversion means for the sender, from the policy, as a notice.
+    await timelineEvent(alice, portal, (e) => e.getSender() === PUPPET && /Edits do not work across networks/.test(String(e.getContent().body)));
+
     await alice.redactEvent(portal, original);
-    await arrives('Deleted a message');
+    expect((await withText('🗑️ alice deleted a message')).content?.reply?.to).toBe(hubOriginal.id);
   });
 
-  it('rejects a sticker by policy: a certain send-status failure and a notice, nothing at the hub', async () => {
+  it('converts a sticker to an image: its (encrypted) file reaches the hub byte-identical', async () => {
+    const file = png(48, 48);
+    const encFile = await uploadEncrypted(alice, file);
+    const { event_id: sticker } = await alice.sendEvent(portal, 'm.sticker' as never, { body: 'cat', info: { mimetype: 'image/png', w: 48, h: 48, size: file.length }, file: encFile } as never);
+    const m = await arrives((x) => x.content?.media?.sha256 === sha256(file).toString('hex'), 'the sticker');
+    expect(m.content?.media).toMatchObject({ kind: 'image', size: file.length });
+    expect(m.content?.fallbacks).toEqual([{ for: 'sticker', text: 'Sticker cat' }]);
+    expect((await statusOf(sticker, 'SUCCESS')).getContent()['org.causeway.downgraded']).toEqual([{ feature: 'sticker', to: 'image' }]);
+  });
+
+  it('rejects a location by policy: a certain send-status failure and a notice, nothing at the hub', async () => {
     const before = (await texts()).messages.length;
-    const { event_id: sticker } = await alice.sendEvent(portal, 'm.sticker' as never, { body: 'cat', url: 'mxc://example.org/cat', info: { mimetype: 'image/png' } } as never);
-    const status = await statusOf(sticker, 'FAIL_PERMANENT');
-    expect(status.getContent()).toMatchObject({ certain: true, error: 'rejected-by-policy' });
-    await timelineEvent(alice, portal, (e) => e.getSender() === PUPPET && /was not delivered/.test(String(e.getContent().body)));
+    const { event_id: location } = await alice.sendMessage(portal, { msgtype: MsgType.Location, body: 'Big Ben', geo_uri: 'geo:51.5007,-0.1246' } as never);
+    const status = await statusOf(location, 'FAIL_PERMANENT');
+    expect(status.getContent()).toMatchObject({ certain: true, error: 'unsupported-in-interop', reason: 'm.event_unsupported' });
+    await timelineEvent(alice, portal, (e) => e.getSender() === PUPPET && /was not delivered: Locations cannot be sent/.test(String(e.getContent().body)));
     expect((await texts()).messages.length).toBe(before);
   });
 
   it('drops a poll by policy: a send-status failure only', async () => {
     const before = (await texts()).messages.length;
     const { event_id: poll } = await alice.sendEvent(portal, 'org.matrix.msc3381.poll.start' as never, {
-      'org.matrix.msc3381.poll.start': { question: { 'org.matrix.msc1767.text': 'Lunch?' }, kind: 'org.matrix.msc3381.poll.disclosed', max_selections: 1, answers: [{ id: 'y', 'org.matrix.msc1767.text': 'Yes' }] },
+      'org.matrix.msc3381.poll.start': { question: { 'org.matrix.msc1767.text': 'Lunch?' }, kind: 'org.matrix.msc3381.poll.disclosed', max_selections: 1, answers: [{ id: 'y', 'org.matrix.msc1767.text': 'Yes' }, { id: 'n', 'org.matrix.msc1767.text': 'No' }] },
     } as never);
     const status = await statusOf(poll, 'FAIL_PERMANENT');
-    expect(status.getContent()).toMatchObject({ error: 'unsupported' });
+    expect(status.getContent()).toMatchObject({ error: 'dropped-by-policy' });
     expect((await texts()).messages.length).toBe(before);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((alice.getRoom(portal)?.getLiveTimeline().getEvents() ?? []).some((e) => /Polls are not shared/.test(String(e.getContent().body)))).toBe(false);
+  });
+});
+
+describe('the bridge conversion (no structured form)', () => {
+  it('converts a reaction to an event the bridge never carried (a notice) into a plain text', async () => {
+    const notice = await timelineEvent(alice, portal, (e) => e.getSender() === PUPPET && e.getContent().msgtype === 'm.notice');
+    const { event_id: reaction } = await alice.sendEvent(portal, 'm.reaction' as never, { 'm.relates_to': { rel_type: 'm.annotation', event_id: notice.getId(), key: '🎉' } } as never);
+    const m = await withText('Reacted 🎉');
+    expect(m.content?.reply).toBeUndefined();
+    expect(m.content?.fallbacks ?? []).toEqual([]);
+    expect((await statusOf(reaction, 'SUCCESS')).getContent()['org.causeway.downgraded']).toBeUndefined();
   });
 });

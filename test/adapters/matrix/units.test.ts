@@ -70,12 +70,14 @@ describe('content', () => {
     expect(classify('m.room.message', { msgtype: 'm.audio', body: 'v.ogg', 'org.matrix.msc3245.voice': {} })).toMatchObject({ kind: 'media', mediaKind: 'voice' });
     expect(classify('m.room.message', { msgtype: 'm.image', body: 'a.png' })).toMatchObject({ kind: 'media', mediaKind: 'image' });
     expect(classify('m.room.message', { msgtype: 'm.file', body: 'a.pdf' })).toMatchObject({ kind: 'media', mediaKind: 'document' });
-    expect(classify('m.sticker', { body: 'cat', url: 'mxc://x/y' })).toMatchObject({ kind: 'feature', feature: 'sticker' });
-    expect(classify('m.room.message', { msgtype: 'm.location', body: 'Here', geo_uri: 'geo:51.5,-0.12' })).toMatchObject({ kind: 'feature', feature: 'location', data: { lat: 51.5, lon: -0.12 } });
-    expect(classify('m.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: '$e', key: '👍' } })).toMatchObject({ kind: 'feature', feature: 'reaction', fallback: 'Reacted 👍' });
-    expect(classify('m.room.message', { msgtype: 'm.text', body: '* fixed', 'm.new_content': { msgtype: 'm.text', body: 'fixed' }, 'm.relates_to': { rel_type: 'm.replace', event_id: '$e' } })).toMatchObject({ kind: 'feature', feature: 'edit', fallback: 'Edited: fixed' });
-    expect(classify('m.room.redaction', { redacts: '$e' })).toMatchObject({ kind: 'feature', feature: 'delete' });
-    expect(classify('org.matrix.msc3381.poll.start', { 'org.matrix.msc3381.poll.start': { question: { 'org.matrix.msc1767.text': 'Lunch?' }, answers: [{ id: 'a', 'org.matrix.msc1767.text': 'Yes' }] } })).toMatchObject({ kind: 'feature', feature: 'poll', fallback: 'Poll: Lunch?\n- Yes' });
+    expect(classify('m.sticker', { body: 'cat', url: 'mxc://x/y', info: { mimetype: 'image/webp' } })).toMatchObject({ kind: 'feature', feature: 'sticker', data: { mime: 'image/webp' }, sticker: { url: 'mxc://x/y' } });
+    expect(classify('m.room.message', { msgtype: 'm.location', body: 'Here', geo_uri: 'geo:51.5,-0.12;u=35' })).toMatchObject({ kind: 'feature', feature: 'location', data: { latitude: 51.5, longitude: -0.12, name: 'Here' } });
+    // No structured form for an unreadable geo URI: only the bridge's text.
+    expect(classify('m.room.message', { msgtype: 'm.location', body: 'Nowhere', geo_uri: 'geo:200,7' })).toEqual({ kind: 'feature', feature: 'location', fallback: 'Location: Nowhere' });
+    expect(classify('m.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: '$e', key: '👍' } })).toEqual({ kind: 'feature', feature: 'reaction', fallback: 'Reacted 👍', data: { emoji: '👍' }, target: '$e' });
+    expect(classify('m.room.message', { msgtype: 'm.text', body: '* fixed', 'm.new_content': { msgtype: 'm.text', body: 'fixed' }, 'm.relates_to': { rel_type: 'm.replace', event_id: '$e' } })).toMatchObject({ kind: 'feature', feature: 'edit', fallback: 'Edited: fixed', data: { text: 'fixed' }, target: '$e' });
+    expect(classify('m.room.redaction', { redacts: '$e' })).toMatchObject({ kind: 'feature', feature: 'delete', data: { for_everyone: true }, target: '$e' });
+    expect(classify('org.matrix.msc3381.poll.start', { 'org.matrix.msc3381.poll.start': { question: { 'org.matrix.msc1767.text': 'Lunch?' }, max_selections: 2, answers: [{ id: 'a', 'org.matrix.msc1767.text': 'Yes' }] } })).toMatchObject({ kind: 'feature', feature: 'poll', fallback: 'Poll: Lunch?\n- Yes', data: { question: 'Lunch?', options: ['Yes'], multiple: true } });
     expect(classify('m.room.topic', { topic: 'x' })).toEqual({ kind: 'ignore' });
   });
 });

@@ -1,6 +1,7 @@
 // The Matrix adapter wired for end-to-end tests: the delivery harness (real Redis, in-process mock
 // hub, the real Core) plus the in-process homeserver and the Matrix connector serving its
-// appservice routes on a real port, and matrix-js-sdk clients with Rust crypto as Matrix users.
+// appservice routes on a real port, matrix-js-sdk clients with Rust crypto as Matrix users, and
+// the core's media service (fs blob store, routes on a loopback port) for attachments.
 import { serve, type ServerType } from '@hono/node-server';
 import { ClientEvent, createClient, SyncState, type MatrixClient, type MatrixEvent } from 'matrix-js-sdk';
 import type { Logger as SdkLogger } from 'matrix-js-sdk/lib/logger.js';
@@ -10,7 +11,9 @@ import pino from 'pino';
 import { Keyring } from '../../../../src/crypto/keyring.ts';
 import { createMatrixConnector, matrixConfigSchema, type MatrixConnector } from '../../../../adapters/matrix/index.ts';
 import type { DowngradeAction } from '../../../../adapters/matrix/matrix-inbound.ts';
+import { policySchema } from '../../../../src/config/policy-schema.ts';
 import { harness, until } from '../../../delivery/harness.ts';
+import { serviceEnv } from '../../../media/support/service-env.ts';
 import { startHomeserver, type TestHomeserver } from './homeserver.ts';
 
 export const SERVER = 'example.org';
@@ -26,8 +29,17 @@ const sdkLogger: SdkLogger =
 
 export type Harness = Awaited<ReturnType<typeof matrixHarness>>;
 
-export async function matrixHarness(o: { hubUsers?: Parameters<typeof harness>[0]; downgrade?: Record<string, DowngradeAction>; config?: Record<string, unknown> } = {}) {
-  const h = await harness(o.hubUsers ?? {});
+export async function matrixHarness(o: {
+  hubUsers?: Parameters<typeof harness>[0];
+  /** The connector's own option (features the bridge converts itself). */
+  downgrade?: Record<string, DowngradeAction>;
+  /** The core's `policy` section (src/policy), as in the config file. */
+  policy?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+} = {}) {
+  // The core's media service (src/media) on a loopback port, so that hub devices fetch what it hosts.
+  const mediaEnv = await serviceEnv();
+  const h = await harness(o.hubUsers ?? {}, { media: () => mediaEnv.media, policy: policySchema.parse(o.policy ?? {}) });
   const keyring = new Keyring([{ id: 'mx1', key: randomBytes(32) }], 'mx1');
   const logger = pino({ level: process.env.CAUSEWAY_TEST_LOG ?? 'silent' });
   const rawConfig = {
@@ -63,7 +75,7 @@ export async function matrixHarness(o: { hubUsers?: Parameters<typeof harness>[0
   const clients: MatrixClient[] = [];
 
   return {
-    ...h, hs, keyring,
+    ...h, hs, keyring, mediaEnv,
     get connector() {
       return connector;
     },
@@ -96,6 +108,7 @@ export async function matrixHarness(o: { hubUsers?: Parameters<typeof harness>[0
       await stopBridge();
       await hs.close();
       await h.close();
+      await mediaEnv.close();
     },
   };
 }

@@ -1,13 +1,15 @@
 // An in-process Matrix homeserver on node:http for the Matrix adapter's tests: enough of the
 // client-server API for matrix-js-sdk with Rust crypto (design.md lists what it calls) and for the
 // bridge (appservice token with user_id and MSC3202 device masquerading, MSC4190 devices), plus
-// the appservice pusher (hs-appservice.ts). State is in memory; unknown routes answer 404
-// M_UNRECOGNIZED and are recorded in `unknown` so that a test can show what was missing.
+// the appservice pusher (hs-appservice.ts) and a media repository (hs-media.ts). State is in
+// memory; unknown routes answer 404 M_UNRECOGNIZED and are recorded in `unknown` so that a test can
+// show what was missing.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppservicePusher, type AppserviceRegistration } from './hs-appservice.ts';
 import { MatrixError, readBody, Router, send, type Caller, type Ctx } from './hs-http.ts';
 import { keyRoutes } from './hs-keys.ts';
+import { mediaRoutes, type MediaRepo } from './hs-media.ts';
 import { roomRoutes } from './hs-rooms.ts';
 import { HsState, type Json } from './hs-state.ts';
 import { syncRoutes } from './hs-sync.ts';
@@ -16,6 +18,8 @@ export interface TestHomeserver {
   url: string;
   state: HsState;
   appservice: AppservicePusher;
+  /** The media repository's switches and download log (files: `state.media`). */
+  media: MediaRepo;
   unknown: string[];
   /** Creates a user with one device; returns what a client needs to log in. */
   registerUser(localpart: string, displayName?: string): { userId: string; deviceId: string; accessToken: string };
@@ -71,6 +75,7 @@ export async function startHomeserver(o: { serverName: string; registration: App
     },
   });
   syncRoutes(router, s);
+  const media = mediaRoutes(router, s);
 
   const callerOf = (auth: string | undefined, query: URLSearchParams): Caller => {
     const token = auth?.replace(/^Bearer /, '') ?? query.get('access_token') ?? '';
@@ -119,7 +124,7 @@ export async function startHomeserver(o: { serverName: string; registration: App
 
   let n = 0;
   return {
-    url, state: s, appservice: pusher, unknown,
+    url, state: s, appservice: pusher, media, unknown,
     registerUser(localpart, displayName) {
       const userId = `@${localpart}:${o.serverName}`;
       const deviceId = `DEV${++n}${localpart.toUpperCase()}`;

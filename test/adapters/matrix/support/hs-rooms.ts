@@ -1,7 +1,7 @@
 // Test homeserver: rooms (create, invite, join, leave, send, state, members, receipts), profiles,
-// account data and media; membership is the only authorization rule enforced.
+// account data (media: hs-media.ts); membership is the only authorization rule enforced.
 import { randomBytes } from 'node:crypto';
-import { Binary, MatrixError, type Router } from './hs-http.ts';
+import { MatrixError, type Router } from './hs-http.ts';
 import type { HsState, Json } from './hs-state.ts';
 
 export interface RoomHooks {
@@ -148,19 +148,4 @@ export function roomRoutes(r: Router, s: HsState, hooks: RoomHooks): void {
   r.on('GET', `${C}/user/{user}/account_data/{type}`, () => {
     throw new MatrixError(404, 'M_NOT_FOUND', 'no account data');
   });
-
-  r.on('POST', '/_matrix/media/v3/upload', (c) => {
-    const id = randomBytes(12).toString('base64url');
-    s.media.set(id, { type: String(c.headers['content-type'] ?? 'application/octet-stream'), data: c.raw });
-    return { content_uri: `mxc://${s.server}/${id}` };
-  });
-  const download = (c: { params: string[] }): Binary => {
-    const m = s.media.get(c.params[1] as string);
-    if (!m) throw new MatrixError(404, 'M_NOT_FOUND', 'no such media');
-    return new Binary(m.type, m.data);
-  };
-  r.on('GET', '/_matrix/client/v1/media/download/{server}/{id}', download);
-  r.on('GET', '/_matrix/client/v1/media/download/{server}/{id}/{name}', download);
-  r.on('GET', '/_matrix/media/v3/download/{server}/{id}', download);
-  r.on('GET', '/_matrix/media/v3/download/{server}/{id}/{name}', download);
 }

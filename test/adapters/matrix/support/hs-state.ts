@@ -54,7 +54,8 @@ export class HsState {
   readonly keyChanges: Array<{ pos: number; userId: string }> = [];
   /** Transaction ids already used by (user, device) for idempotent sends. */
   readonly txns = new Map<string, string>();
-  readonly media = new Map<string, { type: string; data: Buffer }>();
+  /** The media repository (hs-media.ts): media id → file, with who uploaded it. */
+  readonly media = new Map<string, { type: string; data: Buffer; uploader: string; filename?: string }>();
   readonly #waiters = new Set<() => void>();
 
   constructor(server: string) {

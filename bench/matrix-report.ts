@@ -1,0 +1,32 @@
+// The Matrix path's lines in the bench output and its target (docs/benchmarks.md, "Matrix"): the
+// path rate beside the raw Megolm decrypt rate of the same run, their ratio against 0.8.
+import type { MatrixFigures } from './matrix.ts';
+
+const n0 = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '—');
+const n2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '—');
+const pct = (v: number): string => `${(v * 100).toFixed(0)}%`;
+
+export function matrixTarget(m: MatrixFigures | undefined): { name: string; met: boolean | undefined; detail: string } {
+  const name = 'Matrix path ≥ 0.8 × raw Megolm decrypt';
+  if (!m) return { name, met: undefined, detail: 'not run (--matrix 0)' };
+  const need = 0.8 * m.ceiling.median;
+  const incomplete = m.path.samples.some((s) => !s.complete);
+  return {
+    name,
+    met: !incomplete && m.path.rate >= need,
+    detail: `${n0(m.path.rate)} msg/s = ${n2(m.ratio)} × ${n0(m.ceiling.median)}; needs ${n0(need)}${incomplete ? ' (a sample did not complete)' : ''}`,
+  };
+}
+
+export function matrixLines(m: MatrixFigures): string[] {
+  const p = m.path;
+  const s = p.split;
+  return [
+    `Matrix (in the bench process, one thread; ${m.portals} encrypted portals, transactions of ${m.txnEvents} events)   msg/s   spread`,
+    `  raw Megolm decrypt (matrix-sdk-crypto-wasm decryptRoomEvent)   ${n0(m.ceiling.median).padStart(8)}   ${pct(m.ceiling.spread).padStart(6)}   (${n0(m.ceiling.usPerMsg)} µs/msg)`,
+    `  the same, receiver store on fake-indexeddb (as the bridge's)   ${n0(m.ceilingIdb.median).padStart(8)}            (${n0(m.ceilingIdb.usPerMsg)} µs/msg)`,
+    `  Matrix event in → hub device out                               ${n0(p.rate).padStart(8)}   ${pct(p.spread).padStart(6)}   ratio ${n2(m.ratio)} (target 0.80)`,
+    `  transactions handled (decrypted, in the core's outbox)         ${n0(p.ingestRate).padStart(8)}`,
+    `  CPU µs/msg: bench process ${n0(p.cpuUsPerMsg.bench)}, redis ${n0(p.cpuUsPerMsg.redis)}; wall µs/msg inside: decrypt ${n0(s.decryptUs)}, core.submit ${n0(s.submitUs)}, sealing device state ${n0(s.persistUs)} (send statuses included), rest of the handler ${n0(s.otherUs)}`,
+  ];
+}
