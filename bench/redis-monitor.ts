@@ -20,10 +20,11 @@ export function partOf(key: string, prefix: string): string {
   const rules: Array<[RegExp, string]> = [
     [/^bull:outbound:/, 'BullMQ outbound queue'],
     [/^bull:inbound:/, 'BullMQ inbound queue'],
-    [/^webhook:[^:]+:(ev|lane:.*|lanes|dead|dead-info)$/, 'webhook event store'],
-    [/^webhook:[^:]+:/, 'BullMQ webhook queue (+ store :meta)'],
+    [/^webhook-events:/, 'webhook event store'],
     [/^out:\{/, 'outbox records'],
     [/^(lane:\{|lanes$)/, 'outbox lanes'],
+    [/^lease:\{/, 'outbox lane leases'],
+    [/^in-pending$/, 'inbound pending set'],
     [/^idem:/, 'idempotency keys'],
     [/^status:/, 'status log'],
     [/^sig:\{[^}]*\}:sessions$/, 'signal sessions'],

@@ -37,6 +37,11 @@ export const webhookConfigSchema = z
       .default({ base: 1000, max: 300_000 }),
     /** Events POSTed at once (to different provider users; one user's events go one at a time). */
     concurrency: z.number().int().positive().max(256).default(16),
+    /**
+     * Opt-in batching: above 1, when a provider user has several events waiting, up to this many
+     * of them go in one POST as `{"events":[…]}` (event type `batch`). 1: one event per POST.
+     */
+    max_events_per_post: z.number().int().positive().max(100).default(1),
   })
   .strict();
 

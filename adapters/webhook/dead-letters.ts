@@ -2,9 +2,7 @@
 // that were not acknowledged within max_attempts. Listing reads only metadata (no keyring needed,
 // nothing sealed is opened); a replay puts the event back at the end of its user's lane with a
 // fresh attempt count, so it arrives after whatever that user received meanwhile.
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { addEventJob, queuePrefix, type JobData } from './dispatcher.ts';
 import type { EventType } from './events.ts';
 import { EventStore } from './store.ts';
 
@@ -27,7 +25,7 @@ export interface DeadLetter {
   lastError?: string;
 }
 
-/** Kept apart from the BullMQ queue of the same adapter (`${prefix}:webhook:${adapterId}:*` is BullMQ's). */
+/** The event store's keys (apart from `${prefix}:webhook:${adapterId}:*`, the BullMQ queue of earlier versions). */
 export const storeBase = (prefix: string, adapterId: string): string => `${prefix}:webhook-events:${adapterId}`;
 
 /** Dead letters, oldest first. */
@@ -42,20 +40,11 @@ export async function listDeadLetters(t: DeadLetterTarget, opts: { offset?: numb
 }
 
 /**
- * Sends a dead letter again (same event id, same body). Returns false if `eventId` is not a dead
- * letter. The running sidecar's worker POSTs it; if none runs, the next start does.
+ * Sends a dead letter again (same event id, same body). Returns undefined if `eventId` is not a
+ * dead letter, else the user whose lane it joined. A running sidecar's lane sweep (every 5 s)
+ * POSTs it; if none runs, the next start does.
  */
-export async function replayDeadLetter(t: DeadLetterTarget & { maxAttempts?: number }, eventId: string): Promise<boolean> {
+export async function replayDeadLetter(t: DeadLetterTarget, eventId: string): Promise<{ user: string } | undefined> {
   const store = new EventStore(t.redis, undefined, storeBase(t.prefix, t.adapterId));
-  const r = await store.replay(eventId);
-  if (!r) return false;
-  if (r.head) {
-    const queue = new Queue<JobData>(t.adapterId, { connection: t.redis, prefix: queuePrefix(t.prefix) });
-    try {
-      await addEventJob(queue, eventId, r.user, t.maxAttempts ?? 20);
-    } finally {
-      await queue.close();
-    }
-  }
-  return true;
+  return store.replay(eventId);
 }

@@ -77,6 +77,14 @@ export const webhookEvent = z.discriminatedUnion('type', [
 ]);
 export type WebhookEvent = z.infer<typeof webhookEvent>;
 
+/** With `max_events_per_post` above 1: several events of one provider user, in order, in one POST. */
+export const batchEvent = z.object({
+  events: z.array(webhookEvent).min(2).meta({ description: 'Events of one provider user, oldest first; deduplicate on each event_id.' }),
+});
+
+/** A batch body made of stored event bodies, byte for byte. */
+export const batchBody = (bodies: string[]): string => `{"events":[${bodies.join(',')}]}`;
+
 /** An event ready to be stored: its id, the provider user it is ordered under, and its exact body. */
 export interface PreparedEvent {
   eventId: string;

@@ -1,7 +1,8 @@
 // The generic webhook adapter: providers with their own backend call Causeway's JSON API
 // (routes.ts) and receive signed webhooks (dispatcher.ts) for inbound messages, statuses and
 // notices. `deliver`, `status` and `notice` resolve once the event is stored durably in Redis,
-// sealed with the keyring (store.ts); the provider's acknowledgement comes later, with retries.
+// sealed with the keyring (store.ts); this replica then POSTs it at once when its user's lane is
+// free, and the provider's acknowledgement comes later, with retries.
 // docs/webhook-adapter.md is the provider-facing documentation.
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
@@ -18,8 +19,8 @@ import { EventStore } from './store.ts';
 
 export { webhookConfigSchema, type WebhookConfig } from './config.ts';
 export { listDeadLetters, replayDeadLetter, type DeadLetter, type DeadLetterTarget } from './dead-letters.ts';
-export { verifyWebhookSignature, signWebhook, SIGNATURE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, ATTEMPT_HEADER } from './signature.ts';
-export { webhookEvent, type WebhookEvent } from './events.ts';
+export { verifyWebhookSignature, signWebhook, SIGNATURE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, EVENT_COUNT_HEADER, ATTEMPT_HEADER } from './signature.ts';
+export { batchEvent, webhookEvent, type WebhookEvent } from './events.ts';
 export { buildOpenApi } from './openapi.ts';
 
 export interface WebhookConnectorOptions {
@@ -30,8 +31,8 @@ export interface WebhookConnectorOptions {
   /** The sidecar's Redis key prefix. */
   prefix: string;
   logger: Logger;
-  /** Internal timings (tests shorten them); production uses the defaults. */
-  tuning?: { reconcileIntervalMs?: number; lockDurationMs?: number; stalledIntervalMs?: number };
+  /** Internal timings (tests shorten them); production uses the defaults (lease 15 s, sweep 5 s). */
+  tuning?: { leaseMs?: number; sweepIntervalMs?: number };
 }
 
 export interface WebhookConnector extends Connector {
@@ -48,26 +49,23 @@ export function createWebhookConnector(o: WebhookConnectorOptions): WebhookConne
   const log = o.logger.child({ adapter: o.id });
   const store = new EventStore(o.redis, o.keyring, storeBase(o.prefix, o.id));
   const dispatcher = new Dispatcher({
-    adapterId: o.id,
-    prefix: o.prefix,
-    redis: o.redis,
     store,
     target: { url: o.config.webhook_url, secret: () => o.config.webhook_secret.reveal(), timeoutMs: o.config.timeout_ms },
     maxAttempts: o.config.max_attempts,
     backoff: o.config.retry_backoff_ms,
     concurrency: o.config.concurrency,
+    maxEventsPerPost: o.config.max_events_per_post,
     logger: log,
     ...o.tuning,
   });
-  const target = { redis: o.redis, prefix: o.prefix, adapterId: o.id, maxAttempts: o.config.max_attempts };
+  const target = { redis: o.redis, prefix: o.prefix, adapterId: o.id };
   let core: CoreApi | undefined;
   let routes: Hono | undefined;
 
   async function enqueue(e: PreparedEvent): Promise<void> {
     if (!LOCAL_ID_RE.test(e.user)) throw new PermanentDeliveryError(`not a provider user id: ${JSON.stringify(e.user)}`);
-    const r = await store.enqueue(e);
+    const r = await dispatcher.submit(e);
     if (r.duplicate) log.debug({ eventId: e.eventId, type: e.type }, 'webhook event already pending');
-    else if (r.head) await dispatcher.schedule(e.eventId, e.user);
   }
 
   return {
@@ -87,6 +85,10 @@ export function createWebhookConnector(o: WebhookConnectorOptions): WebhookConne
     status: (s: MessageStatus) => enqueue(statusEvent(o.id, s, Date.now())),
     notice: (n: Notice) => enqueue(noticeEvent(n, Date.now())),
     listDeadLetters: (opts) => listDeadLetters(target, opts),
-    replayDeadLetter: (eventId) => replayDeadLetter(target, eventId),
+    async replayDeadLetter(eventId) {
+      const r = await replayDeadLetter(target, eventId);
+      if (r) await dispatcher.poke(r.user);
+      return r !== undefined;
+    },
   };
 }

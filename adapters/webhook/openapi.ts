@@ -2,7 +2,7 @@
 // the very schemas that validate requests (schemas.ts) and describe events (events.ts), so it
 // cannot drift from what the routes enforce. Events are listed under `webhooks` (OpenAPI 3.1).
 import { z } from 'zod';
-import { eventSchemas } from './events.ts';
+import { batchEvent, eventSchemas } from './events.ts';
 import { MAX_BODY_BYTES } from './http.ts';
 import {
   directoryQuery,
@@ -22,7 +22,7 @@ import {
   sendMessageBody,
   userParams,
 } from './schemas.ts';
-import { ATTEMPT_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER } from './signature.ts';
+import { ATTEMPT_HEADER, EVENT_COUNT_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER } from './signature.ts';
 
 type Json = Record<string, unknown>;
 
@@ -72,13 +72,14 @@ export function buildOpenApi(prefix: string): Json {
     MessageReceivedEvent: jsonSchemaOf(eventSchemas['message.received'], 'output'),
     MessageStatusEvent: jsonSchemaOf(eventSchemas['message.status'], 'output'),
     NoticeEvent: jsonSchemaOf(eventSchemas.notice, 'output'),
+    BatchEvent: jsonSchemaOf(batchEvent, 'output'),
   };
   const body = (name: string): Json => ({ required: true, content: jsonContent(ref(name)) });
-  const webhook = (name: string, summary: string): Json => ({
+  const webhook = (name: string, summary: string, headers = [SIGNATURE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, ATTEMPT_HEADER], more = ''): Json => ({
     post: {
       summary,
-      description: `POSTed to webhook_url, signed with ${SIGNATURE_HEADER}: t=UNIX,v1=hex(HMAC-SHA256(webhook_secret, t + "." + body)). Retried with backoff until a 2xx; deduplicate on event_id.`,
-      parameters: [SIGNATURE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, ATTEMPT_HEADER].map((name) => ({ name, in: 'header', required: true, schema: { type: 'string' } })),
+      description: `POSTed to webhook_url, signed with ${SIGNATURE_HEADER}: t=UNIX,v1=hex(HMAC-SHA256(webhook_secret, t + "." + body)). Retried with backoff until a 2xx; deduplicate on event_id.${more}`,
+      parameters: headers.map((name) => ({ name, in: 'header', required: true, schema: { type: 'string' } })),
       requestBody: body(name),
       responses: { '2XX': { description: 'Acknowledged: the event will not be sent again.' }, default: { description: 'Not acknowledged: retried with backoff.' } },
     },
@@ -165,6 +166,9 @@ export function buildOpenApi(prefix: string): Json {
       'message.received': webhook('MessageReceivedEvent', 'A hub user sent a provider user a message'),
       'message.status': webhook('MessageStatusEvent', "A provider user's message changed state"),
       notice: webhook('NoticeEvent', 'Something the provider should tell its user'),
+      batch: webhook('BatchEvent', "Several of one provider user's events, in order (only with max_events_per_post above 1)",
+        [SIGNATURE_HEADER, EVENT_TYPE_HEADER, EVENT_COUNT_HEADER, ATTEMPT_HEADER],
+        ' A 2xx acknowledges every event of the batch; on a failure they are sent again one by one.'),
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'One of the adapter’s api_tokens.' } },

@@ -9,6 +9,8 @@ export const SIGNATURE_HEADER = 'X-Causeway-Signature';
 export const EVENT_ID_HEADER = 'X-Causeway-Event-Id';
 export const EVENT_TYPE_HEADER = 'X-Causeway-Event-Type';
 export const ATTEMPT_HEADER = 'X-Causeway-Attempt';
+/** On a batch POST (`X-Causeway-Event-Type: batch`): how many events it carries. */
+export const EVENT_COUNT_HEADER = 'X-Causeway-Event-Count';
 /** Receivers should refuse a `t` further than this from their clock (replay protection). */
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 

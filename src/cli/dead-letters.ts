@@ -1,7 +1,7 @@
 // `causeway dead-letters list|replay --config FILE [ID]`: the messages that failed for good —
 // provider messages the hub refused or that expired (outbound), and webhook events the provider
 // never acknowledged (per webhook adapter). `replay ID` puts one back in line; a running Causeway
-// picks it up within its lane sweep (30 s). Nothing is decrypted.
+// picks it up within its sweep (outbound lanes: 30 s; webhook events: 5 s). Nothing is decrypted.
 import { Redis } from 'ioredis';
 import { adapterConfigSchemas } from '../../adapters/registry.ts';
 import { listDeadLetters, replayDeadLetter } from '../../adapters/webhook/dead-letters.ts';

@@ -20,7 +20,7 @@ const c = createWebhookConnector({
   keyring: new Keyring([{ id: 'k1', key: Buffer.from(env('CW_KEK'), 'base64') }], 'k1'),
   prefix: env('CW_PREFIX'),
   logger: pino({ level: 'silent' }),
-  tuning: { lockDurationMs: 1000, stalledIntervalMs: 300 }, // as the recovering instance (one stall checker per interval)
+  tuning: { leaseMs: 1000, sweepIntervalMs: 300 }, // a short lease: the recovering instance takes the lane over soon
 });
 c.init(new FakeCore());
 await c.start();

@@ -37,7 +37,7 @@ describe('OpenAPI document', () => {
     expect(doc.security).toEqual([{ bearer: [] }]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(Object.keys(doc.paths).sort()).toEqual(['/v1/directory', '/v1/media', '/v1/messages', '/v1/messages/{ref}', '/v1/openapi.json', '/v1/receipts', '/v1/users/{id}/interop', '/v1/users/{id}/safety-number']);
-    expect(Object.keys(doc.webhooks).sort()).toEqual(['message.received', 'message.status', 'notice']);
+    expect(Object.keys(doc.webhooks).sort()).toEqual(['batch', 'message.received', 'message.status', 'notice']);
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         expect(op.responses['401'], `${method} ${path}`).toBeDefined();

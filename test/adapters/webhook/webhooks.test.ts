@@ -23,7 +23,7 @@ beforeEach(async () => {
     keyring: newKeyring(),
     prefix: r.prefix,
     logger: silentLogger,
-    tuning: { reconcileIntervalMs: 500 },
+    tuning: { sweepIntervalMs: 500 },
   });
   connector.init(new FakeCore());
   await connector.start();
@@ -113,6 +113,28 @@ describe('webhook delivery', () => {
     expect(alice).toEqual(['message.received:ALICE001', 'message.received:ALICE001', 'message.received:ALICE001', 'message.status:ALICEOUT1', 'notice:interop-changed']);
     // Bob's event did not wait for Alice's retries.
     expect(seq.indexOf('message.received:BOB00001')).toBeLessThan(seq.lastIndexOf('message.received:ALICE001'));
+  });
+
+  it('POSTs in process as soon as an event is stored (no sweep needed) and frees the lane when it is empty', async () => {
+    await connector.stop();
+    adapterId = `hooks-${++n}`;
+    connector = createWebhookConnector({
+      id: adapterId,
+      config: webhookConfig({ webhook_url: receiver.url }),
+      redis: r.redis, keyring: newKeyring(), prefix: r.prefix, logger: silentLogger,
+      tuning: { sweepIntervalMs: 600_000 },
+    });
+    connector.init(new FakeCore());
+    await connector.start();
+    const lease = `${r.prefix}:webhook-events:${adapterId}:lease:alice`;
+    for (let i = 0; i < 20; i++) await connector.deliver(message(`FAST${String(i).padStart(4, '0')}`));
+    await waitFor(() => receiver.requests.length === 20, 3000, 'twenty POSTs');
+    expect(receiver.events().map((e) => e.data.id)).toEqual(Array.from({ length: 20 }, (_, i) => `FAST${String(i).padStart(4, '0')}`));
+    await waitFor(async () => (await r.redis.exists(lease)) === 0, 3000, 'the lease to be released');
+    // The lane is free again: the next event takes it at once.
+    await connector.deliver(message('FAST0020'));
+    await waitFor(() => receiver.requests.length === 21, 3000, 'the next POST');
+    await waitFor(async () => (await pending()) === 0 && (await r.redis.exists(lease)) === 0, 3000, 'an empty store');
   });
 
   it('stores an event handed over twice while pending only once', async () => {
