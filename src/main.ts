@@ -68,6 +68,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     reconnectMaxMs: config.hub.session.reconnect_max_ms,
     onInbound: (conn, s) => ref.core?.onInbound(conn, s),
     onOpened: (conn) => ref.core?.onOpened(conn),
+    ownership: { redis, prefix },
     logger: log.child({ component: 'hub' }),
   });
   const core = new Core({
@@ -109,7 +110,8 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
   });
   app.route('/', hubPushRoutes({
     secret: config.hub.push_secret, toleranceS: config.hub.push_tolerance_s, providerId: config.hub.provider_id, redis, prefix,
-    drain: (user) => void sessions.get(user).catch((err: unknown) => log.warn({ user, err: (err as Error).message }, 'push: session did not open')),
+    // Nothing to do when another replica holds the user's session: the hub delivers there.
+    drain: (user) => void sessions.ownerElsewhere(user).then((owner) => (owner === undefined ? sessions.get(user) : undefined)).catch((err: unknown) => log.warn({ user, err: (err as Error).message }, 'push: session did not open')),
   }));
   for (const c of connectors) {
     const r = c.routes?.();

@@ -5,6 +5,7 @@
 // harmless) and the lane goes on after it; a sweep picks up lanes nobody holds (crash, restart).
 // One attempt and spec 4's ack table are in outbound-attempt.ts.
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { MessageStatus } from '../../adapters/contract.ts';
 import { HubSessionError, HubTimeoutError, type HubConnection } from '../hub/connection.ts';
 import { BullConnections } from './bull.ts';
@@ -20,19 +21,23 @@ type Step =
   /** Another process holds the lane. */
   | { kind: 'busy' }
   /** Try again after `delayMs`; `err` when the attempt counts against the message's attempts. */
-  | { kind: 'defer'; delayMs: number; err?: Error };
+  | { kind: 'defer'; delayMs: number; err?: Error }
+  /** Handed to the replica holding the sender's hub session (the lane is released). */
+  | { kind: 'forwarded' };
 
 export class OutboundDelivery {
   /** Retries: a message whose attempt must wait (backoff, 429, hub unreachable, hold) becomes a job. */
   readonly queue: Queue<OutboundJob>;
   /** What happened on the way, for metrics and tests. */
-  readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0, hubUnavailable: 0, reopened: 0 };
+  readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0, hubUnavailable: 0, reopened: 0, forwarded: 0 };
   readonly #worker: Worker<OutboundJob>;
   readonly #o: OutboundWorkerOptions;
   readonly #runner: LaneRunner;
   readonly #bull: BullConnections;
   readonly #attempt: OutboundAttempt;
   #sweeper: NodeJS.Timeout | undefined;
+  /** Lanes other replicas hand to this one (it holds their senders' hub sessions). */
+  #subscriber: Redis | undefined;
   #resweep: NodeJS.Timeout | undefined;
 
   constructor(o: OutboundWorkerOptions) {
@@ -86,6 +91,18 @@ export class OutboundDelivery {
    * and re-checks the lanes every `sweepMs` (a replayed dead letter, a crashed replica's lanes).
    */
   async start(sweepMs = 30_000): Promise<void> {
+    if (this.#o.sessions.shared) {
+      this.#subscriber = this.#o.redis.duplicate();
+      this.#subscriber.on('message', (_channel: string, text: string) => {
+        try {
+          const j = JSON.parse(text) as Partial<OutboundJob>;
+          if (typeof j.user === 'string' && typeof j.peer === 'string' && typeof j.id === 'string') this.kick({ user: j.user, peer: j.peer, id: j.id });
+        } catch {
+          this.#o.logger.warn('ignored a malformed lane hand-over');
+        }
+      });
+      await this.#subscriber.subscribe(this.#channel(this.#o.sessions.replicaId));
+    }
     await this.#sweepAndRecheck();
     void this.#worker.run();
     this.#sweeper = setInterval(() => void this.#sweepAndRecheck(), sweepMs);
@@ -146,8 +163,30 @@ export class OutboundDelivery {
   async close(graceMs = 10_000): Promise<void> {
     clearInterval(this.#sweeper);
     clearTimeout(this.#resweep);
+    this.#subscriber?.disconnect();
     await this.#runner.close(graceMs);
     await this.#bull.close(this.#worker, this.queue, graceMs);
+  }
+
+  #channel(replica: string): string {
+    return `${this.#o.prefix}:replica:${replica}`;
+  }
+
+  /**
+   * Hands the lane to the replica holding the sender's hub session, if it is alive (it listens on
+   * its channel); false when it is not, and this replica takes the session over.
+   */
+  async #forward(owner: string, j: OutboundJob): Promise<boolean> {
+    const channel = this.#channel(owner);
+    const [, listeners] = (await this.#o.redis.pubsub('NUMSUB', channel)) as [string, number | string];
+    if (Number(listeners) === 0) return false;
+    await this.#o.outbox.release(j.user, j.peer, this.#runner.token);
+    this.counters.forwarded++;
+    if ((await this.#o.redis.publish(channel, JSON.stringify(j))) === 0) {
+      // It went away in between: carry on here shortly (the lane is ours to take again).
+      setTimeout(() => this.kick(j), 200).unref();
+    }
+    return true;
   }
 
   /** Drains a lane in this process: one message after the other while each goes through. */
@@ -158,7 +197,7 @@ export class OutboundDelivery {
     while (id !== undefined) {
       if (this.#runner.closing) return this.#o.outbox.release(user, peer, token);
       const step = await this.#step({ user, peer, id });
-      if (step.kind === 'busy') return;
+      if (step.kind === 'busy' || step.kind === 'forwarded') return;
       if (step.kind === 'defer') {
         // Hand the head to a retry job, then let the lane go (the job's existence keeps the sweep off).
         if (step.err && this.#o.maxAttempts <= 1) await this.#exhausted({ user, peer, id }, step.err);
@@ -177,6 +216,7 @@ export class OutboundDelivery {
       if (step.next) this.kick({ user, peer, id: step.next });
       return;
     }
+    if (step.kind === 'forwarded') return;
     if (step.kind === 'defer') await this.#o.outbox.release(user, peer, this.#runner.token);
     if (step.kind === 'defer' && step.err) throw step.err; // BullMQ backs off and counts the attempt
     await job.moveToDelayed(Date.now() + (step.kind === 'busy' ? 1000 : step.delayMs), token);
@@ -195,6 +235,9 @@ export class OutboundDelivery {
     }
     // Policy hold: the peer's safety number changed and the sender has not acknowledged it yet.
     if (await this.#o.isHeld(user, peer)) return { kind: 'defer', delayMs: 2000 };
+    // Another replica holds the sender's hub session: the lane goes there (no 4409 tug of war).
+    const owner = await this.#o.sessions.ownerElsewhere(user);
+    if (owner !== undefined && (await this.#forward(owner, j))) return { kind: 'forwarded' };
     try {
       let conn: HubConnection;
       try {

@@ -1,6 +1,15 @@
 // The sidecar's hub sessions: one WebSocket per provider user (spec 2), opened on demand,
 // closed when idle, capped in number (least recently used closed first), reopened after failures
 // with exponential backoff and full jitter. Concurrent callers for the same user share one open.
+//
+// Several replicas: the hub keeps one session per user (spec 2: a second one replaces the first,
+// 4409). With `ownership`, the replica holding a user's session says so in Redis (an owner key
+// with this replica's id and a TTL, renewed while the session is open, given up when it closes),
+// so that the others can hand that user's work to it instead of taking the session (see
+// delivery/outbound-worker.ts) — docs/architecture.md#several-replicas.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { HubConnection, HubSessionError, type InboundStanza } from './connection.ts';
 import type { ProviderKey } from './provider-key.ts';
@@ -19,8 +28,17 @@ export interface SessionManagerOptions {
   onClosed?: (user: string, code: number) => void;
   /** Called once per opened session, after anything queued for it started arriving. */
   onOpened?: (conn: HubConnection) => void;
+  /** Who holds which user's session, for several replicas sharing one Redis. */
+  ownership?: { redis: Redis; prefix: string; ttlMs?: number };
   logger?: Logger;
 }
+
+const OWNER_TTL_MS = 30_000;
+// KEYS: owner key; ARGV: replica id, ttl. Takes the key if free or ours (heals a lost race).
+const HOLD = `local v = redis.call('get', KEYS[1])
+if v == false or v == ARGV[1] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
+const GIVE_UP = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return 0`;
 
 interface Entry {
   conn?: HubConnection;
@@ -33,12 +51,43 @@ export class SessionManager {
   readonly #o: SessionManagerOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #sweeper: NodeJS.Timeout;
+  readonly #renewer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** This replica, as named in owner keys (and in its channel, delivery/outbound-worker.ts). */
+  readonly replicaId = `${hostname()}:${process.pid}:${randomBytes(6).toString('base64url')}`;
 
   constructor(o: SessionManagerOptions) {
     this.#o = o;
     this.#sweeper = setInterval(() => this.#closeIdle(), Math.max(250, Math.min(o.idleCloseMs, 30_000)));
     this.#sweeper.unref();
+    if (o.ownership) {
+      const own = o.ownership;
+      this.#renewer = setInterval(() => {
+        const p = own.redis.pipeline();
+        for (const [user, e] of this.#entries) if (e.conn?.open) p.eval(HOLD, 1, this.#ownerKey(user), this.replicaId, own.ttlMs ?? OWNER_TTL_MS);
+        p.exec().catch((err: unknown) => o.logger?.warn({ err: (err as Error).message }, 'session owner renewal failed'));
+      }, (own.ttlMs ?? OWNER_TTL_MS) / 3);
+      this.#renewer.unref();
+    }
+  }
+
+  /** Whether replicas record who holds which session (`ownership`). */
+  get shared(): boolean {
+    return this.#o.ownership !== undefined;
+  }
+
+  #ownerKey(user: string): string {
+    return `${this.#o.ownership?.prefix}:owner:{${user}}`;
+  }
+
+  /**
+   * The replica holding `user`'s hub session, when it is another one (undefined: this one, or
+   * nobody). Without `ownership`, always undefined.
+   */
+  async ownerElsewhere(user: string): Promise<string | undefined> {
+    if (!this.#o.ownership || this.isOpen(user)) return undefined;
+    const owner = await this.#o.ownership.redis.get(this.#ownerKey(user));
+    return owner !== null && owner !== this.replicaId ? owner : undefined;
   }
 
   get openCount(): number {
@@ -81,9 +130,14 @@ export class SessionManager {
         onInbound: (s, c) => this.#o.onInbound(c, s),
         onClose: (code) => {
           if (e.conn === conn) e.conn = undefined;
+          this.#o.ownership?.redis.eval(GIVE_UP, 1, this.#ownerKey(user), this.replicaId).catch(() => undefined);
           this.#o.logger?.debug({ user, code }, 'hub session closed');
           this.#o.onClosed?.(user, code);
         },
+      });
+      // The hub now gives this replica the user's session (an older one elsewhere got 4409).
+      this.#o.ownership?.redis.set(this.#ownerKey(user), this.replicaId, 'PX', this.#o.ownership.ttlMs ?? OWNER_TTL_MS).catch((err: unknown) => {
+        this.#o.logger?.warn({ user, err: (err as Error).message }, 'could not record the session owner');
       });
       e.conn = conn;
       e.failures = 0;
@@ -134,6 +188,7 @@ export class SessionManager {
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#sweeper);
+    clearInterval(this.#renewer);
     for (const e of this.#entries.values()) e.conn?.close();
     this.#entries.clear();
   }

@@ -58,7 +58,7 @@ export async function eventually<T>(f: () => Promise<T | undefined | false>, ms 
   }
 }
 
-export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreOverrides: Partial<ConstructorParameters<typeof Core>[0]> = {}) {
+export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreOverrides: Partial<ConstructorParameters<typeof Core>[0]> = {}, options: { ownership?: boolean; onClosed?: (user: string, code: number) => void } = {}) {
   const { redis, prefix, cleanup } = testRedis();
   const kek = randomBytes(32);
   const { privateKey } = generateKeyPairSync('ed25519');
@@ -73,21 +73,36 @@ export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreO
     },
     { logger },
   );
-  const ref: { core?: Core } = {};
-  const sessions = new SessionManager({
-    hubUrl: hub.url.replace(/^http/, 'ws'), hubId: 'hub', providerId: 'birdy', key, tokenTtlS: 60,
-    maxOpen: 100, idleCloseMs: 60_000, reconnectMinMs: 50, reconnectMaxMs: 500,
-    onInbound: (conn, s) => ref.core?.onInbound(conn, s),
-    onOpened: (conn) => ref.core?.onOpened(conn),
-  });
-  const core = new Core({
-    redis, keyring: new Keyring([{ id: 'k1', key: kek }], 'k1'), prefix, providerId: 'birdy', sessions,
-    maxTextBytes: 65_536, maxAttempts: 5, backoff: { base: 100, max: 1000 }, concurrency: 8, ackTimeoutMs: 1000, maxQueueAgeMs: 3_600_000, preKeys: 20, policy: policySchema.parse({}), logger, ...coreOverrides,
-  });
-  ref.core = core;
-  const connector = new RecordingConnector();
-  core.register(connector);
-  await core.start();
+  const keyring = new Keyring([{ id: 'k1', key: kek }], 'k1');
+  /** A Causeway replica on the same hub and Redis: its own session manager and core. */
+  const replica = async (ownership: boolean, onClosed?: (user: string, code: number) => void) => {
+    const ref: { core?: Core } = {};
+    const sessions = new SessionManager({
+      hubUrl: hub.url.replace(/^http/, 'ws'), hubId: 'hub', providerId: 'birdy', key, tokenTtlS: 60,
+      maxOpen: 100, idleCloseMs: 60_000, reconnectMinMs: 50, reconnectMaxMs: 500,
+      onInbound: (conn, s) => ref.core?.onInbound(conn, s),
+      onOpened: (conn) => ref.core?.onOpened(conn),
+      ...(onClosed ? { onClosed } : {}),
+      ...(ownership ? { ownership: { redis, prefix } } : {}),
+    });
+    const core = new Core({
+      redis, keyring, prefix, providerId: 'birdy', sessions,
+      maxTextBytes: 65_536, maxAttempts: 5, backoff: { base: 100, max: 1000 }, concurrency: 8, ackTimeoutMs: 1000, maxQueueAgeMs: 3_600_000, preKeys: 20, policy: policySchema.parse({}), logger, ...coreOverrides,
+    });
+    ref.core = core;
+    const connector = new RecordingConnector();
+    core.register(connector);
+    await core.start();
+    return {
+      core, connector, sessions,
+      async close() {
+        await core.close();
+        sessions.stop();
+      },
+    };
+  };
+  const first = await replica(options.ownership ?? false, options.onClosed);
+  const { core, connector, sessions } = first;
   const control = async (method: string, path: string, body?: unknown) => {
     const r = await fetch(`${hub.url}/control${path}`, {
       method,
@@ -97,10 +112,9 @@ export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreO
     return { status: r.status, body: (await r.json().catch(() => undefined)) as Record<string, unknown> };
   };
   return {
-    hub, core, connector, redis, prefix, sessions, control, kek,
+    hub, core, connector, redis, prefix, sessions, control, kek, replica,
     async close() {
-      await core.close();
-      sessions.stop();
+      await first.close();
       await hub.close();
       await cleanup();
     },
