@@ -42,6 +42,8 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     tls: config.redis.tls ? {} : undefined,
     maxRetriesPerRequest: null,
     lazyConnect: true,
+    // Commands issued in the same tick (many conversations at once) go out in one write.
+    enableAutoPipelining: true,
   });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   await redis.connect();

@@ -1,29 +1,9 @@
-// The event store's Lua scripts (key layout in store.ts), run by their SHA1 (EVALSHA: the script
-// text is not sent each time), with one EVAL when Redis does not know the script yet (NOSCRIPT
-// after a restart or SCRIPT FLUSH). Replies come back as Buffers (sealed blobs are binary),
-// numbers and arrays.
-import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// The event store's Lua scripts (key layout in store.ts), run with src/redis-script.ts (EVALSHA,
+// binary replies).
+import { RedisScript } from '../../src/redis-script.ts';
 
-export interface Script {
-  readonly sha: string;
-  run(redis: Redis, keys: string[], args: Array<string | number | Buffer>): Promise<unknown>;
-}
-
-export function script(source: string): Script {
-  const sha = createHash('sha1').update(source, 'utf8').digest('hex');
-  return {
-    sha,
-    async run(redis, keys, args) {
-      try {
-        return await redis.callBuffer('EVALSHA', [sha, keys.length, ...keys, ...args]);
-      } catch (err) {
-        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        return redis.callBuffer('EVAL', [source, keys.length, ...keys, ...args]);
-      }
-    },
-  };
-}
+export type Script = RedisScript;
+const script = (source: string): Script => new RedisScript(source);
 
 // Lua fragment: the first `count` entries of a lane, flat: id, blob or false, retry or false, …
 const HEADS = (ev: string, retry: string) => `

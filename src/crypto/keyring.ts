@@ -1,16 +1,34 @@
 // Encryption at rest for everything Causeway keeps in Redis that holds keys or message content.
-// AES-256-GCM with a fresh 12-byte nonce per record; the record's own location (Redis key and
-// field) is the associated data, so a sealed value cannot be moved to another slot unnoticed.
+// AES-256-GCM with a fresh random 12-byte nonce per record; the record's own location (Redis key
+// and field) is the associated data, so a sealed value cannot be moved to another slot unnoticed.
+// Nonces are drawn from a pooled random buffer (one getrandom call per 1,024 seals rather than one
+// per seal): every pool is freshly allocated and filled by the CSPRNG, and each 12 bytes of it are
+// handed out once, so nonces stay uniformly random 96-bit values, as with randomBytes(12).
 // Each blob names the key-encryption key (KEK) that sealed it, so keys can be rotated: new writes
 // use the active key, old blobs stay readable while their key is configured, and `rewrap`
 // re-seals a blob under the active key.
 //
 // Blob layout: 0x01 | kid length (1 byte) | kid (ASCII) | nonce (12) | ciphertext | tag (16)
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, type KeyObject } from 'node:crypto';
 
 const VERSION = 0x01;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+const POOL_NONCES = 1024;
+
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
+/** A fresh random nonce; never the same bytes of a pool twice. */
+function nextNonce(): Buffer {
+  if (poolAt + NONCE_BYTES > pool.length) {
+    pool = randomFillSync(Buffer.allocUnsafeSlow(NONCE_BYTES * POOL_NONCES));
+    poolAt = 0;
+  }
+  const nonce = pool.subarray(poolAt, poolAt + NONCE_BYTES);
+  poolAt += NONCE_BYTES;
+  return nonce;
+}
 
 export class KeyringError extends Error {
   override readonly name = 'KeyringError';
@@ -42,7 +60,7 @@ export class Keyring {
   /** Encrypts `plaintext` bound to `aad` (the record's location) under the active key. */
   seal(plaintext: Uint8Array, aad: string): Buffer {
     const key = this.#keys.get(this.activeId) as KeyObject;
-    const nonce = randomBytes(NONCE_BYTES);
+    const nonce = nextNonce();
     const cipher = createCipheriv('aes-256-gcm', key, nonce);
     cipher.setAAD(Buffer.from(aad, 'utf8'));
     const ct = cipher.update(plaintext);

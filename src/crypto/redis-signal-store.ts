@@ -4,8 +4,6 @@
 //
 // Constraint: libsignal mutates session state on every encrypt/decrypt; callers MUST hold the
 // per-peer lock (peer-lock.ts) around any operation that touches a peer's session.
-import type {
-  Direction} from '@signalapp/libsignal-client';
 import {
   IdentityChange,
   IdentityKeyStore,
@@ -21,61 +19,173 @@ import {
   SessionStore,
   SignedPreKeyRecord,
   SignedPreKeyStore,
+  type Direction,
   type ProtocolAddress,
   type Uuid,
 } from '@signalapp/libsignal-client';
 import type { Redis } from 'ioredis';
 import type { Keyring } from './keyring.ts';
+import { SealedHash } from './sealed-hash.ts';
 
 export class MissingKeyError extends Error {
   override readonly name = 'MissingKeyError';
 }
 
-/** Sealed hash access shared by the stores below. */
-class SealedHash {
-  readonly key: string;
-  readonly #redis: Redis;
-  readonly #ring: Keyring;
-  constructor(redis: Redis, ring: Keyring, key: string) {
-    this.#redis = redis;
-    this.#ring = ring;
-    this.key = key;
-  }
-  async get(field: string): Promise<Buffer<ArrayBuffer> | undefined> {
-    const blob = await this.#redis.hgetBuffer(this.key, field);
-    return blob ? this.#ring.open(blob, `${this.key}|${field}`) : undefined;
-  }
-  async getMany(fields: string[]): Promise<Array<Buffer<ArrayBuffer> | undefined>> {
-    if (fields.length === 0) return [];
-    const blobs = await this.#redis.hmgetBuffer(this.key, ...fields);
-    return blobs.map((b, i) => (b ? this.#ring.open(b, `${this.key}|${fields[i]}`) : undefined));
-  }
-  async set(field: string, value: Uint8Array): Promise<void> {
-    await this.#redis.hset(this.key, field, this.#ring.seal(value, `${this.key}|${field}`));
-  }
-  async del(...fields: string[]): Promise<void> {
-    if (fields.length > 0) await this.#redis.hdel(this.key, ...fields);
-  }
-  async count(): Promise<number> {
-    return this.#redis.hlen(this.key);
-  }
-  async fields(): Promise<string[]> {
-    return this.#redis.hkeys(this.key);
-  }
-}
-
-function addressField(a: ProtocolAddress): string {
+export function addressField(a: ProtocolAddress): string {
   return `${a.name()}.${a.deviceId()}`;
 }
 
-function need<T>(v: T | undefined, what: string): T {
+export function need<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new MissingKeyError(`${what} not found`);
   return v;
 }
 
+export type SignalHashes = Record<'account' | 'sessions' | 'identities' | 'prekeys' | 'spk' | 'kyber' | 'senderkeys', SealedHash>;
+
 export interface LocalIdentity {
   registrationId: number;
   identityKey: PrivateKey;
+}
+
+// The stores, one class each (defined once: a RedisSignalStore is made per message by the callers).
+class Sessions extends SessionStore {
+  readonly #h: SignalHashes;
+  constructor(h: SignalHashes) {
+    super();
+    this.#h = h;
+  }
+  async saveSession(name: ProtocolAddress, record: SessionRecord): Promise<void> {
+    await this.#h.sessions.set(addressField(name), record.serialize());
+  }
+  async getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
+    const b = await this.#h.sessions.get(addressField(name));
+    return b ? SessionRecord.deserialize(b) : null;
+  }
+  async getExistingSessions(addresses: ProtocolAddress[]): Promise<SessionRecord[]> {
+    const got = await this.#h.sessions.getMany(addresses.map(addressField));
+    return got.map((b, i) => SessionRecord.deserialize(need(b, `session with ${addressField(addresses[i] as ProtocolAddress)}`)));
+  }
+}
+
+class Identities extends IdentityKeyStore {
+  readonly #h: SignalHashes;
+  readonly #user: string;
+  constructor(h: SignalHashes, user: string) {
+    super();
+    this.#h = h;
+    this.#user = user;
+  }
+  async #account(): Promise<LocalIdentity> {
+    const [priv, reg] = await this.#h.account.getMany(['identity', 'registration']);
+    return {
+      identityKey: PrivateKey.deserialize(need(priv, `identity of ${this.#user}`)),
+      registrationId: need(reg, `registration id of ${this.#user}`).readUInt32BE(0),
+    };
+  }
+  async getIdentityKey(): Promise<PrivateKey> {
+    return (await this.#account()).identityKey;
+  }
+  async getLocalRegistrationId(): Promise<number> {
+    return (await this.#account()).registrationId;
+  }
+  async saveIdentity(name: ProtocolAddress, key: PublicKey): Promise<IdentityChange> {
+    const field = addressField(name);
+    const old = await this.#h.identities.get(field);
+    // libsignal saves the peer's identity on every message: write only when it changes.
+    if (old && PublicKey.deserialize(old).equals(key)) return IdentityChange.NewOrUnchanged;
+    await this.#h.identities.set(field, key.serialize());
+    return old ? IdentityChange.ReplacedExisting : IdentityChange.NewOrUnchanged;
+  }
+  /** Trust on first use: a known peer must present the identity we stored. */
+  async isTrustedIdentity(name: ProtocolAddress, key: PublicKey, _direction: Direction): Promise<boolean> {
+    const old = await this.#h.identities.get(addressField(name));
+    return old === undefined || PublicKey.deserialize(old).equals(key);
+  }
+  async getIdentity(name: ProtocolAddress): Promise<PublicKey | null> {
+    const b = await this.#h.identities.get(addressField(name));
+    return b ? PublicKey.deserialize(b) : null;
+  }
+  async trust(peer: ProtocolAddress, key: PublicKey): Promise<void> {
+    await this.#h.identities.set(addressField(peer), key.serialize());
+  }
+}
+
+class PreKeys extends PreKeyStore {
+  readonly #h: SignalHashes;
+  constructor(h: SignalHashes) {
+    super();
+    this.#h = h;
+  }
+  async savePreKey(id: number, record: PreKeyRecord): Promise<void> {
+    await this.#h.prekeys.set(String(id), record.serialize());
+  }
+  async getPreKey(id: number): Promise<PreKeyRecord> {
+    return PreKeyRecord.deserialize(need(await this.#h.prekeys.get(String(id)), `one-time prekey ${id}`));
+  }
+  async removePreKey(id: number): Promise<void> {
+    await this.#h.prekeys.del(String(id));
+  }
+  count(): Promise<number> {
+    return this.#h.prekeys.count();
+  }
+  async ids(): Promise<number[]> {
+    return (await this.#h.prekeys.fields()).map(Number);
+  }
+}
+
+class SignedPreKeys extends SignedPreKeyStore {
+  readonly #h: SignalHashes;
+  constructor(h: SignalHashes) {
+    super();
+    this.#h = h;
+  }
+  async saveSignedPreKey(id: number, record: SignedPreKeyRecord): Promise<void> {
+    await this.#h.spk.set(String(id), record.serialize());
+  }
+  async getSignedPreKey(id: number): Promise<SignedPreKeyRecord> {
+    return SignedPreKeyRecord.deserialize(need(await this.#h.spk.get(String(id)), `signed prekey ${id}`));
+  }
+}
+
+// One-time Kyber prekeys are deleted once used; last-resort ones (marked `kyber-lr-ID` in the
+// account hash by markLastResortKyber) stay, also after rotation, for bundles still in flight.
+class KyberPreKeys extends KyberPreKeyStore {
+  readonly #h: SignalHashes;
+  constructor(h: SignalHashes) {
+    super();
+    this.#h = h;
+  }
+  async saveKyberPreKey(id: number, record: KyberPreKeyRecord): Promise<void> {
+    await this.#h.kyber.set(String(id), record.serialize());
+  }
+  async getKyberPreKey(id: number): Promise<KyberPreKeyRecord> {
+    return KyberPreKeyRecord.deserialize(need(await this.#h.kyber.get(String(id)), `Kyber prekey ${id}`));
+  }
+  async markKyberPreKeyUsed(id: number): Promise<void> {
+    if (!(await this.#h.account.get(`kyber-lr-${id}`))) await this.#h.kyber.del(String(id));
+  }
+  async count(): Promise<number> {
+    const [n, lr] = await Promise.all([this.#h.kyber.count(), this.#h.account.get('kyber-lr-count')]);
+    return n - (lr ? lr.readUInt32BE(0) : 0);
+  }
+  async remove(id: number): Promise<void> {
+    await this.#h.kyber.del(String(id));
+  }
+}
+
+class SenderKeys extends SenderKeyStore {
+  readonly #h: SignalHashes;
+  constructor(h: SignalHashes) {
+    super();
+    this.#h = h;
+  }
+  async saveSenderKey(sender: ProtocolAddress, distributionId: Uuid, record: SenderKeyRecord): Promise<void> {
+    await this.#h.senderkeys.set(`${addressField(sender)}|${String(distributionId)}`, record.serialize());
+  }
+  async getSenderKey(sender: ProtocolAddress, distributionId: Uuid): Promise<SenderKeyRecord | null> {
+    const b = await this.#h.senderkeys.get(`${addressField(sender)}|${String(distributionId)}`);
+    return b ? SenderKeyRecord.deserialize(b) : null;
+  }
 }
 
 /** All stores of one local (provider) user. */
@@ -90,10 +200,12 @@ export class RedisSignalStore {
   readonly signedPreKeys: SignedPreKeyStore;
   readonly kyberPreKeys: KyberPreKeyStore & { count(): Promise<number>; remove(id: number): Promise<void> };
   readonly senderKeys: SenderKeyStore;
-  readonly #h: Record<'account' | 'sessions' | 'identities' | 'prekeys' | 'spk' | 'kyber' | 'senderkeys', SealedHash>;
+  readonly #h: SignalHashes;
+  readonly #ring: Keyring;
 
   constructor(redis: Redis, ring: Keyring, prefix: string, user: string) {
     this.user = user;
+    this.#ring = ring;
     const base = `${prefix}:sig:{${user}}`;
     const hash = (kind: string) => new SealedHash(redis, ring, `${base}:${kind}`);
     const h = (this.#h = {
@@ -105,114 +217,12 @@ export class RedisSignalStore {
       kyber: hash('kyber'),
       senderkeys: hash('senderkeys'),
     });
-    const account = async (): Promise<LocalIdentity> => {
-      const [priv, reg] = await h.account.getMany(['identity', 'registration']);
-      return {
-        identityKey: PrivateKey.deserialize(need(priv, `identity of ${user}`)),
-        registrationId: need(reg, `registration id of ${user}`).readUInt32BE(0),
-      };
-    };
-
-    this.sessions = new (class extends SessionStore {
-      async saveSession(name: ProtocolAddress, record: SessionRecord): Promise<void> {
-        await h.sessions.set(addressField(name), record.serialize());
-      }
-      async getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
-        const b = await h.sessions.get(addressField(name));
-        return b ? SessionRecord.deserialize(b) : null;
-      }
-      async getExistingSessions(addresses: ProtocolAddress[]): Promise<SessionRecord[]> {
-        const got = await h.sessions.getMany(addresses.map(addressField));
-        return got.map((b, i) => SessionRecord.deserialize(need(b, `session with ${addressField(addresses[i] as ProtocolAddress)}`)));
-      }
-    })();
-
-    this.identities = new (class extends IdentityKeyStore {
-      async getIdentityKey(): Promise<PrivateKey> {
-        return (await account()).identityKey;
-      }
-      async getLocalRegistrationId(): Promise<number> {
-        return (await account()).registrationId;
-      }
-      async saveIdentity(name: ProtocolAddress, key: PublicKey): Promise<IdentityChange> {
-        const field = addressField(name);
-        const old = await h.identities.get(field);
-        // libsignal saves the peer's identity on every message: write only when it changes.
-        if (old && PublicKey.deserialize(old).equals(key)) return IdentityChange.NewOrUnchanged;
-        await h.identities.set(field, key.serialize());
-        return old ? IdentityChange.ReplacedExisting : IdentityChange.NewOrUnchanged;
-      }
-      /** Trust on first use: a known peer must present the identity we stored. */
-      async isTrustedIdentity(name: ProtocolAddress, key: PublicKey, _direction: Direction): Promise<boolean> {
-        const old = await h.identities.get(addressField(name));
-        return old === undefined || PublicKey.deserialize(old).equals(key);
-      }
-      async getIdentity(name: ProtocolAddress): Promise<PublicKey | null> {
-        const b = await h.identities.get(addressField(name));
-        return b ? PublicKey.deserialize(b) : null;
-      }
-      async trust(peer: ProtocolAddress, key: PublicKey): Promise<void> {
-        await h.identities.set(addressField(peer), key.serialize());
-      }
-    })();
-
-    this.preKeys = new (class extends PreKeyStore {
-      async savePreKey(id: number, record: PreKeyRecord): Promise<void> {
-        await h.prekeys.set(String(id), record.serialize());
-      }
-      async getPreKey(id: number): Promise<PreKeyRecord> {
-        return PreKeyRecord.deserialize(need(await h.prekeys.get(String(id)), `one-time prekey ${id}`));
-      }
-      async removePreKey(id: number): Promise<void> {
-        await h.prekeys.del(String(id));
-      }
-      count(): Promise<number> {
-        return h.prekeys.count();
-      }
-      async ids(): Promise<number[]> {
-        return (await h.prekeys.fields()).map(Number);
-      }
-    })();
-
-    this.signedPreKeys = new (class extends SignedPreKeyStore {
-      async saveSignedPreKey(id: number, record: SignedPreKeyRecord): Promise<void> {
-        await h.spk.set(String(id), record.serialize());
-      }
-      async getSignedPreKey(id: number): Promise<SignedPreKeyRecord> {
-        return SignedPreKeyRecord.deserialize(need(await h.spk.get(String(id)), `signed prekey ${id}`));
-      }
-    })();
-
-    // One-time Kyber prekeys are deleted once used; last-resort ones (marked `kyber-lr-ID` in the
-    // account hash by markLastResortKyber) stay, also after rotation, for bundles still in flight.
-    this.kyberPreKeys = new (class extends KyberPreKeyStore {
-      async saveKyberPreKey(id: number, record: KyberPreKeyRecord): Promise<void> {
-        await h.kyber.set(String(id), record.serialize());
-      }
-      async getKyberPreKey(id: number): Promise<KyberPreKeyRecord> {
-        return KyberPreKeyRecord.deserialize(need(await h.kyber.get(String(id)), `Kyber prekey ${id}`));
-      }
-      async markKyberPreKeyUsed(id: number): Promise<void> {
-        if (!(await h.account.get(`kyber-lr-${id}`))) await h.kyber.del(String(id));
-      }
-      async count(): Promise<number> {
-        const [n, lr] = await Promise.all([h.kyber.count(), h.account.get('kyber-lr-count')]);
-        return n - (lr ? lr.readUInt32BE(0) : 0);
-      }
-      async remove(id: number): Promise<void> {
-        await h.kyber.del(String(id));
-      }
-    })();
-
-    this.senderKeys = new (class extends SenderKeyStore {
-      async saveSenderKey(sender: ProtocolAddress, distributionId: Uuid, record: SenderKeyRecord): Promise<void> {
-        await h.senderkeys.set(`${addressField(sender)}|${String(distributionId)}`, record.serialize());
-      }
-      async getSenderKey(sender: ProtocolAddress, distributionId: Uuid): Promise<SenderKeyRecord | null> {
-        const b = await h.senderkeys.get(`${addressField(sender)}|${String(distributionId)}`);
-        return b ? SenderKeyRecord.deserialize(b) : null;
-      }
-    })();
+    this.sessions = new Sessions(h);
+    this.identities = new Identities(h, user);
+    this.preKeys = new PreKeys(h);
+    this.signedPreKeys = new SignedPreKeys(h);
+    this.kyberPreKeys = new KyberPreKeys(h);
+    this.senderKeys = new SenderKeys(h);
   }
 
   /** Whether this user has an identity yet. */
@@ -256,6 +266,11 @@ export class RedisSignalStore {
     const fields = (await this.#h.identities.fields()).filter((f) => peerUser(f.slice(0, f.lastIndexOf('.'))));
     await this.#h.identities.del(...fields);
     return fields.length;
+  }
+
+  /** The sealed hashes and the keyring, for the unit of work (signal-unit.ts); not for other callers. */
+  internals(): { h: SignalHashes; ring: Keyring } {
+    return { h: this.#h, ring: this.#ring };
   }
 
   /** The Redis keys this store uses (for key rotation and deletion on opt-out). */

@@ -1,6 +1,7 @@
 // Signal operations of the provider's edge: start a session from a hub bundle (PQXDH), encrypt for
 // one hub device, decrypt from one. Each runs under the per-peer lock (peer-lock.ts) because
-// libsignal's session state must not be touched by two operations at once.
+// libsignal's session state must not be touched by two operations at once, as a unit of work
+// (signal-unit.ts): lock + reads in one Redis round trip, writes + release in another.
 //
 // Spec 7: HIP device numbers are not libsignal device ids, so a HIP device address maps to
 // ProtocolAddress(full device address, 1); ciphertexts do not depend on that choice.
@@ -20,6 +21,7 @@ import {
 import type { EncType, KeyBundle } from '../protocol/types.ts';
 import type { PeerLock } from './peer-lock.ts';
 import type { RedisSignalStore } from './redis-signal-store.ts';
+import { SignalUnit } from './signal-unit.ts';
 
 export function signalAddress(hipDeviceAddress: string): ProtocolAddress {
   return ProtocolAddress.new(hipDeviceAddress, 1);
@@ -27,50 +29,74 @@ export function signalAddress(hipDeviceAddress: string): ProtocolAddress {
 
 const ab = (u: Uint8Array): Uint8Array<ArrayBuffer> => (u.buffer instanceof ArrayBuffer ? (u as Uint8Array<ArrayBuffer>) : new Uint8Array(u));
 
+export type Encrypted = { type: 'pkmsg' | 'msg'; ciphertext: Uint8Array };
+
+function preKeyBundle(b: KeyBundle): PreKeyBundle {
+  return PreKeyBundle.new(
+    b.registration, 1,
+    b.key ? b.key.id : null, b.key ? PublicKey.deserialize(ab(b.key.value)) : null,
+    b.skey.id, PublicKey.deserialize(ab(b.skey.value)), ab(b.skey.signature),
+    PublicKey.deserialize(ab(b.identity)),
+    b.kyber.id, KEMPublicKey.deserialize(ab(b.kyber.value)), ab(b.kyber.signature),
+  );
+}
+
+async function encryptIn(u: SignalUnit, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted> {
+  const msg = await signalEncrypt(ab(plaintext), signalAddress(peer), signalAddress(local), u.sessions, u.identities);
+  return { type: msg.type() === CiphertextMessageType.PreKey ? 'pkmsg' : 'msg', ciphertext: msg.serialize() };
+}
+
 export class SignalEdge {
   readonly #lock: PeerLock;
   constructor(lock: PeerLock) {
     this.#lock = lock;
   }
 
+  /** Runs `fn` as one unit of work on (store's user, peer): two Redis round trips (signal-unit.ts). */
+  #unit<T>(store: RedisSignalStore, peer: string, fn: (u: SignalUnit) => Promise<T>): Promise<T> {
+    return this.#lock.withLockIo(store.user, peer, new SignalUnit(store, signalAddress(peer)), fn);
+  }
+
   /** Starts (or replaces) the session with one hub device from its bundle (spec 7.2). */
   startSession(store: RedisSignalStore, local: string, peer: string, b: KeyBundle): Promise<void> {
-    return this.#lock.withLock(store.user, peer, async () => {
-      const bundle = PreKeyBundle.new(
-        b.registration, 1,
-        b.key ? b.key.id : null, b.key ? PublicKey.deserialize(ab(b.key.value)) : null,
-        b.skey.id, PublicKey.deserialize(ab(b.skey.value)), ab(b.skey.signature),
-        PublicKey.deserialize(ab(b.identity)),
-        b.kyber.id, KEMPublicKey.deserialize(ab(b.kyber.value)), ab(b.kyber.signature),
-      );
-      await processPreKeyBundle(bundle, signalAddress(peer), signalAddress(local), store.sessions, store.identities);
+    return this.#unit(store, peer, (u) => processPreKeyBundle(preKeyBundle(b), signalAddress(peer), signalAddress(local), u.sessions, u.identities));
+  }
+
+  /** Starts (or replaces) the session from a bundle and encrypts the first message, in one unit. */
+  startSessionAndEncrypt(store: RedisSignalStore, local: string, peer: string, b: KeyBundle, plaintext: Uint8Array): Promise<Encrypted> {
+    return this.#unit(store, peer, async (u) => {
+      await processPreKeyBundle(preKeyBundle(b), signalAddress(peer), signalAddress(local), u.sessions, u.identities);
+      return encryptIn(u, local, peer, plaintext);
     });
   }
 
+  /** Whether there is a session that can encrypt (one read, without the lock). */
   async hasSession(store: RedisSignalStore, peer: string): Promise<boolean> {
     const rec = await store.sessions.getSession(signalAddress(peer));
     return rec !== null && rec.hasCurrentState();
   }
 
-  encrypt(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array): Promise<{ type: 'pkmsg' | 'msg'; ciphertext: Uint8Array }> {
-    return this.#lock.withLock(store.user, peer, async () => {
-      const msg = await signalEncrypt(ab(plaintext), signalAddress(peer), signalAddress(local), store.sessions, store.identities);
-      return { type: msg.type() === CiphertextMessageType.PreKey ? 'pkmsg' : 'msg', ciphertext: msg.serialize() };
-    });
+  encrypt(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted> {
+    return this.#unit(store, peer, (u) => encryptIn(u, local, peer, plaintext));
+  }
+
+  /** Encrypts if there is a session (hasSession + encrypt in one unit); undefined if there is none. */
+  encryptIfSession(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted | undefined> {
+    return this.#unit(store, peer, async (u) => (u.hasCurrentSession() ? encryptIn(u, local, peer, plaintext) : undefined));
   }
 
   decrypt(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }): Promise<Uint8Array> {
-    return this.#lock.withLock(store.user, peer, async () => {
+    if (enc.type !== 'pkmsg' && enc.type !== 'msg') return Promise.reject(new Error(`enc type ${enc.type} is for groups (phase 2)`));
+    return this.#unit(store, peer, async (u) => {
       const from = signalAddress(peer);
       const to = signalAddress(local);
       if (enc.type === 'pkmsg') {
         return signalDecryptPreKey(
           PreKeySignalMessage.deserialize(ab(enc.ciphertext)), from, to,
-          store.sessions, store.identities, store.preKeys, store.signedPreKeys, store.kyberPreKeys,
+          u.sessions, u.identities, u.preKeys, store.signedPreKeys, u.kyberPreKeys,
         );
       }
-      if (enc.type === 'msg') return signalDecrypt(SignalMessage.deserialize(ab(enc.ciphertext)), from, to, store.sessions, store.identities);
-      throw new Error(`enc type ${enc.type} is for groups (phase 2)`);
+      return signalDecrypt(SignalMessage.deserialize(ab(enc.ciphertext)), from, to, u.sessions, u.identities);
     });
   }
 }

@@ -12,7 +12,7 @@ export class BullConnections {
 
   /** A connection for a Queue or Worker (BullMQ needs maxRetriesPerRequest: null). */
   next(): Redis {
-    const c = this.#base.duplicate({ maxRetriesPerRequest: null });
+    const c = this.#base.duplicate({ maxRetriesPerRequest: null, enableAutoPipelining: false });
     this.#made.push(c);
     return c;
   }

@@ -1,9 +1,12 @@
 // Turns one outbound record into a HIP/1 `<message>` for every current device of the recipient
 // (spec 4): content document with padding (spec 11), sessions started from fetched bundles where
 // missing (spec 7.2), one Signal ciphertext per device under the per-peer lock, and the dhash.
+// A device with a session costs one unit of work (two Redis round trips, crypto/signal-unit.ts):
+// the session check is part of the encrypt; a device without one gets its session started and its
+// ciphertext made in one unit after a single bundle fetch for all such devices.
 import type { HubConnection } from '../hub/connection.ts';
 import type { RedisSignalStore } from '../crypto/redis-signal-store.ts';
-import type { SignalEdge } from '../crypto/signal-edge.ts';
+import type { Encrypted, SignalEdge } from '../crypto/signal-edge.ts';
 import { computeDhash, encodeContent, type Content, type DeviceList, type OutgoingMessage } from '../protocol/index.ts';
 import { deviceAddresses } from './devices.ts';
 import { loadMediaRef, type OutboundRecord } from './outbox.ts';
@@ -46,13 +49,28 @@ export async function encryptMessage(
 ): Promise<OutgoingMessage> {
   const jids = deviceAddresses(devices);
   if (jids.length === 0) throw new NoDevicesError(`${devices.jid} has no devices`);
-  await ensureSessions(conn, edge, store, local, jids);
   const plaintext = encodeContent(contentOf(r));
+  const encs = new Map<string, Encrypted>();
+  const missing: string[] = [];
+  for (const jid of jids) {
+    const enc = await edge.encryptIfSession(store, local, jid, plaintext);
+    if (enc) encs.set(jid, enc);
+    else missing.push(jid);
+  }
+  if (missing.length > 0) {
+    const res = await conn.iq({ xmlns: 'encrypt', op: 'fetch', jids: missing }, 'get');
+    if (res.op !== 'bundles') throw new Error(`unexpected answer to a bundle fetch: ${res.op}`);
+    for (const u of res.users) {
+      if ('error' in u) throw new NoDevicesError(`no bundle for ${u.jid}: ${u.error.code} ${u.error.reason}`);
+      if (missing.includes(u.jid)) encs.set(u.jid, await edge.startSessionAndEncrypt(store, local, u.jid, u.bundle, plaintext));
+    }
+  }
   const participants = [];
   // Spec 4: a media message declares its kind on every enc, for the hub's accounting and limits.
   const mediatype = r.media?.kind;
   for (const jid of jids) {
-    const enc = await edge.encrypt(store, local, jid, plaintext);
+    const enc = encs.get(jid);
+    if (!enc) throw new Error(`the bundle fetch returned nothing for ${jid}; will retry`);
     participants.push({ jid, enc: { v: 1 as const, ...enc, ...(mediatype ? { mediatype } : {}) } });
   }
   return { kind: 'message', id: r.id, to: r.peer, type: mediatype ? 'media' : 'text', t: r.t, dhash: computeDhash(jids), participants };

@@ -326,8 +326,7 @@ export class InboundHandler {
       if (!u || !('bundle' in u)) return;
       bundle = u.bundle;
     }
-    await this.#o.edge.startSession(store, local, r.participant, bundle);
-    const enc = await this.#o.edge.encrypt(store, local, r.participant, encodeContent(contentOf(loaded.record)));
+    const enc = await this.#o.edge.startSessionAndEncrypt(store, local, r.participant, bundle, encodeContent(contentOf(loaded.record)));
     const ack = await conn.sendMessage({
       kind: 'message', id: r.id, to: loaded.record.peer, type: 'text', t: loaded.record.t,
       participants: [{ jid: r.participant, enc: { v: 1, ...enc, count } }],

@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { MessageStatus, OutboundMessage } from '../../adapters/contract.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import { newId, type MediaRef } from '../protocol/index.ts';
+import { RedisScript } from '../redis-script.ts';
 import type { StatusLog } from './status-log.ts';
 
 const IDEMPOTENCE_S = 7 * 24 * 3600;
@@ -77,7 +78,6 @@ export class Outbox {
     this.#ring = ring;
     this.#p = prefix;
     this.#status = status;
-    if (!('causewayClaimBuffer' in redis)) redis.defineCommand('causewayClaim', { numberOfKeys: 2, lua: CLAIM });
   }
 
   recordKey(user: string, id: string): string {
@@ -146,10 +146,7 @@ export class Outbox {
    */
   async claim(user: string, peer: string, id: string, token: string, leaseMs: number): Promise<'busy' | { record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined> {
     const key = this.recordKey(user, id);
-    // A defined command (EVALSHA, binary reply): ioredis's callBuffer loses its command name when
-    // auto-pipelining is on.
-    const redis = this.#redis as unknown as { causewayClaimBuffer(...args: Array<string | number>): Promise<Array<Buffer | null> | number> };
-    const res = await redis.causewayClaimBuffer(key, this.leaseKey(user, peer), token, leaseMs);
+    const res = (await CLAIM.run(this.#redis, [key, this.leaseKey(user, peer)], [token, leaseMs])) as Array<Buffer | null> | number;
     if (!Array.isArray(res)) return 'busy';
     return this.#decode(key, res);
   }
@@ -269,12 +266,12 @@ export class Outbox {
 }
 
 // KEYS: record, lease; ARGV: token, lease ms. The record's fields (attempts before this one), or 0.
-const CLAIM = `local holder = redis.call('get', KEYS[2])
+const CLAIM = new RedisScript(`local holder = redis.call('get', KEYS[2])
 if holder and holder ~= ARGV[1] then return 0 end
 redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
 local v = redis.call('hmget', KEYS[1], 'data', 'state', 'frame', 'attempts')
 if v[2] == 'queued' then redis.call('hincrby', KEYS[1], 'attempts', 1) end
-return v`;
+return v`);
 
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return 0`;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;

@@ -2,17 +2,31 @@
 // X-Hub-Signature: t=UNIX_SECONDS,v1=hex(HMAC-SHA256(push_secret, t + "." + body)). No IO.
 //
 // Keys go through createSecretKey: on Node 24 an HMAC with a raw Buffer key costs several times
-// more (design.md, measured). No KeyObject is cached, so no secret outlives the call in module state.
+// more (design.md, measured). Creating the KeyObject is itself a cost per call, so one is kept per
+// secret (a handful of configured secrets; bounded so that a caller with many cannot grow it).
 import { Buffer } from 'node:buffer';
-import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const DEFAULT_TOLERANCE_SECONDS = 300;
 const MAX_HEADER_LENGTH = 1024;
 const T_RE = /^(0|[1-9][0-9]{0,15})$/;
 const V1_RE = /^[0-9a-f]{64}$/;
 
+const MAX_KEYS = 16;
+const keys = new Map<string, KeyObject>();
+
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value as string);
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 function mac(secret: string, t: number, body: string): Buffer {
-  const key = createSecretKey(Buffer.from(secret, 'utf8'));
+  const key = keyOf(secret);
   return createHmac('sha256', key).update(`${t}.${body}`, 'utf8').digest();
 }
 

@@ -15,6 +15,18 @@ describe('Keyring', () => {
     expect(ring.open(a, 'causeway:sig:{alice}:sessions|peer').toString()).toBe('session record');
   });
 
+  it('never reuses a nonce across refills of the nonce pool', () => {
+    const ring = new Keyring([k1], 'k1');
+    const nonces = new Set<string>();
+    const n = 3000; // the pool holds 1,024 nonces: this crosses two refills
+    for (let i = 0; i < n; i++) {
+      const blob = ring.seal(Buffer.from(`r${i}`), `slot-${i}`);
+      nonces.add(blob.subarray(2 + 2, 2 + 2 + 12).toString('hex')); // after version, kid length, kid "k1"
+      if (i % 997 === 0) expect(ring.open(blob, `slot-${i}`).toString()).toBe(`r${i}`);
+    }
+    expect(nonces.size).toBe(n);
+  });
+
   it('refuses a record moved to another location, tampered or truncated', () => {
     const ring = new Keyring([k1], 'k1');
     const blob = ring.seal(Buffer.from('x'.repeat(40)), 'slot-a');
