@@ -13,6 +13,7 @@ import { Accounts } from './delivery/accounts.ts';
 import { DeviceDirectory } from './delivery/devices.ts';
 import { InboundHandler } from './delivery/inbound.ts';
 import { OutboundDelivery } from './delivery/outbound-worker.ts';
+import { Recent } from './delivery/recent.ts';
 import { Outbox } from './delivery/outbox.ts';
 import { StatusLog } from './delivery/status-log.ts';
 import type { SessionManager } from './hub/sessions.ts';
@@ -74,6 +75,9 @@ export class Core implements CoreApi {
   readonly outbound: OutboundDelivery;
   readonly inbound: InboundHandler;
   readonly #connectors = new Map<string, Connector>();
+  /** Safety-number holds and the adapter serving each user, as recently read (delivery/recent.ts). */
+  readonly #held = new Recent<boolean>(1000);
+  readonly #adapterOf = new Recent<string | null>(10_000);
   #devices!: DeviceDirectory;
   readonly #o: CoreOptions;
 
@@ -94,7 +98,8 @@ export class Core implements CoreApi {
       onStatus: (s) => this.#status(s),
       after406: (r, feature) => this.#after406(r, feature),
       identityChanged: (user, peer) => this.identityChanged(user, peer),
-      isHeld: async (user, peer) => (await o.redis.hexists(this.#heldKey(user), peer)) === 1,
+      isEnabled: (user) => this.accounts.isEnabled(user),
+      isHeld: (user, peer) => this.#held.get(`${user}|${peer}`, async () => (await o.redis.hexists(this.#heldKey(user), peer)) === 1),
       observe: (outcome, ms) => {
         o.metrics?.messages.inc({ direction: 'outbound', outcome });
         if (ms !== undefined) o.metrics?.latency.observe({ direction: 'outbound' }, ms / 1000);
@@ -191,6 +196,7 @@ export class Core implements CoreApi {
     const user = this.userAddress(local);
     await (enabled ? this.accounts.enable(user) : this.accounts.disable(user));
     await this.#o.redis.hset(`${this.#o.prefix}:adapter-of`, user, adapterId);
+    this.#adapterOf.set(user, adapterId);
   }
 
   async lookup(local: string, phone: string): Promise<string | undefined> {
@@ -257,7 +263,10 @@ export class Core implements CoreApi {
     await store.forgetIdentitiesOf(ofPeer);
     await this.#devices.invalidate(peer);
     const policy = this.#o.identityChange ?? 'continue';
-    if (policy === 'hold') await this.#o.redis.hset(this.#heldKey(user), peer, Date.now());
+    if (policy === 'hold') {
+      this.#held.set(`${user}|${peer}`, true);
+      await this.#o.redis.hset(this.#heldKey(user), peer, Date.now());
+    }
     this.#o.logger.info({ user, peer, dropped, policy }, 'contact identity changed');
     this.#notice(user, { kind: 'safety-number-changed', user, peer, held: policy === 'hold' });
     return policy;
@@ -268,6 +277,7 @@ export class Core implements CoreApi {
   }
 
   async acknowledgeIdentity(local: string, peer: string): Promise<boolean> {
+    this.#held.forget(`${this.userAddress(local)}|${peer}`);
     const released = (await this.#o.redis.hdel(this.#heldKey(this.userAddress(local)), peer)) === 1;
     if (released) this.#o.logger.info({ user: local, peer }, 'safety number acknowledged; held messages go out');
     return released;
@@ -281,7 +291,7 @@ export class Core implements CoreApi {
   }
 
   async #connectorOf(user: string): Promise<Connector | undefined> {
-    const id = await this.#o.redis.hget(`${this.#o.prefix}:adapter-of`, user);
+    const id = await this.#adapterOf.get(user, () => this.#o.redis.hget(`${this.#o.prefix}:adapter-of`, user));
     return (id ? this.#connectors.get(id) : undefined) ?? this.#connectors.values().next().value;
   }
 

@@ -9,6 +9,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { RedisSignalStore } from '../crypto/redis-signal-store.ts';
 import type { HubConnection } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
+import { Recent } from './recent.ts';
 
 export interface AccountsOptions {
   redis: Redis;
@@ -38,8 +39,11 @@ export class Accounts {
     return `${this.#o.prefix}:interop`;
   }
 
+  /** Opt-in flags as recently read (1 s; this process's own changes at once). */
+  readonly #enabled = new Recent<boolean>(1000);
+
   async isEnabled(user: string): Promise<boolean> {
-    return (await this.#o.redis.hget(this.#key(), user)) === 'enabled';
+    return this.#enabled.get(user, async () => (await this.#o.redis.hget(this.#key(), user)) === 'enabled');
   }
 
   async enable(user: string): Promise<void> {
@@ -51,13 +55,16 @@ export class Accounts {
     await conn.iq(upload, 'set');
     await conn.iq({ xmlns: 'interop', op: 'enlist' }, 'set');
     await this.#o.redis.hset(this.#key(), user, 'enabled');
+    this.#enabled.set(user, true);
     this.#o.logger.info({ user }, 'provider user opted in');
   }
 
   async disable(user: string): Promise<void> {
+    this.#enabled.set(user, false);
     const conn = await this.#o.sessions.get(user);
     await conn.iq({ xmlns: 'interop', op: 'delist' }, 'set');
     await this.#o.redis.hset(this.#key(), user, 'disabled');
+    this.#enabled.set(user, false);
     this.#o.logger.info({ user }, 'provider user opted out');
   }
 

@@ -43,6 +43,8 @@ export interface OutboundWorkerOptions {
   after406: (r: OutboundRecord, feature: string | undefined) => { record: OutboundRecord } | { reason: string; message: string };
   /** A contact's identity changed under our feet (untrusted identity while starting a session). */
   identityChanged: (user: string, peer: string) => Promise<'continue' | 'hold'>;
+  /** Whether `user` is opted in (a message queued before an opt-out is not sent after it). */
+  isEnabled: (user: string) => Promise<boolean>;
   /** Whether messages from `user` to `peer` wait for a safety-number acknowledgement. */
   isHeld: (user: string, peer: string) => Promise<boolean>;
   /** Outcome of each message, for metrics. */
@@ -69,6 +71,7 @@ export class PermanentFailure extends Error {
 
 export const REASON_TEXT: Record<string, string> = {
   'not-opted-in': 'The recipient cannot be reached from this app (not opted in to third-party chats).',
+  'sender-opted-out': 'Third-party chats were turned off for the sender before the message went out.',
   blocked: 'The recipient has blocked this sender.',
   'no-such-user': 'The hub does not know this sender; opt in again.',
   'too-large': 'The message is too large for the hub.',

@@ -233,6 +233,7 @@ export class OutboundDelivery {
     if (Date.now() - loaded.record.t * 1000 > this.#o.maxQueueAgeMs) {
       return { kind: 'next', next: await this.#fail(j, loaded.record, 'expired', loaded.frame === undefined) };
     }
+    if (!(await this.#o.isEnabled(user))) return { kind: 'next', next: await this.#fail(j, loaded.record, 'sender-opted-out', true) };
     // Policy hold: the peer's safety number changed and the sender has not acknowledged it yet.
     if (await this.#o.isHeld(user, peer)) return { kind: 'defer', delayMs: 2000 };
     // Another replica holds the sender's hub session: the lane goes there (no 4409 tug of war).

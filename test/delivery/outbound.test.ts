@@ -58,6 +58,18 @@ describe('outbound delivery through the core', () => {
     expect(failed.message).toMatch(/cannot be reached/);
   });
 
+  it('does not send, and does not enlist again, a message queued before its sender opted out', async () => {
+    await h.core.setInterop('rec', 'dora', true);
+    const { messageId } = await h.core.submit('rec', { idempotencyKey: 'k-dora', from: 'dora', to: ADA, text: 'too late' });
+    const optOut = h.core.setInterop('rec', 'dora', false); // takes effect in this process at once
+    const failed = await until(() => h.connector.statuses.find((s) => s.messageId === messageId && s.state === 'failed'), 15_000, 'failed');
+    await optOut;
+    expect(failed).toMatchObject({ reason: 'sender-opted-out', certain: true });
+    expect((await inbox(ADA)).messages.filter((m) => m.id === messageId)).toEqual([]);
+    const dora = await h.control('GET', `/provider-users/${encodeURIComponent('dora@birdy.interop')}`);
+    expect(dora.body).toMatchObject({ enlisted: false });
+  });
+
   it('refuses bad input before queueing anything', async () => {
     await expect(h.core.submit('rec', { idempotencyKey: 'x1', from: 'Alice!', to: ADA, text: 'x' })).rejects.toMatchObject({ field: 'from' });
     await expect(h.core.submit('rec', { idempotencyKey: 'x2', from: 'alice', to: '+447700900123', text: 'x' })).rejects.toMatchObject({ field: 'to' });
