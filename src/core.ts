@@ -20,10 +20,12 @@ import type { SessionManager } from './hub/sessions.ts';
 import type { Metrics } from './metrics.ts';
 import type { PolicyConfig } from './config/policy-schema.ts';
 import { downgradeAfter406, downgradeInbound, downgradeOutbound } from './policy/index.ts';
-import { storeMediaRef, type OutboundRecord, type StoredMediaRef } from './delivery/outbox.ts';
-import { MediaError, type MediaService } from './media/index.ts';
+import type { OutboundRecord, StoredMediaRef } from './delivery/outbox.ts';
+import type { MediaService } from './media/index.ts';
+import { CoreMedia } from './core-media.ts';
+import { SubmitError } from './submit-error.ts';
 import type { HubConnection, InboundStanza } from './hub/connection.ts';
-import { formatAddress, newId, parseAddress, userOf } from './protocol/index.ts';
+import { formatAddress, parseAddress, userOf } from './protocol/index.ts';
 
 /** The adapter's message as kept for the 406 path: file bytes are hosted already, not kept twice. */
 function withoutFileBytes(m: OutboundMessage): OutboundMessage {
@@ -32,14 +34,7 @@ function withoutFileBytes(m: OutboundMessage): OutboundMessage {
   return { ...m, media };
 }
 
-export class SubmitError extends Error {
-  override readonly name = 'SubmitError';
-  readonly field: string;
-  constructor(field: string, message: string) {
-    super(message);
-    this.field = field;
-  }
-}
+export { SubmitError } from './submit-error.ts';
 
 export interface CoreOptions {
   redis: Redis;
@@ -78,12 +73,14 @@ export class Core implements CoreApi {
   /** Safety-number holds and the adapter serving each user, as recently read (delivery/recent.ts). */
   readonly #held = new Recent<boolean>(1000);
   readonly #adapterOf = new Recent<string | null>(10_000);
+  readonly #media: CoreMedia;
   #devices!: DeviceDirectory;
   readonly #o: CoreOptions;
 
   constructor(o: CoreOptions) {
     this.#o = o;
     this.providerId = o.providerId;
+    this.#media = new CoreMedia({ redis: o.redis, keyring: o.keyring, prefix: o.prefix, ...(o.media ? { media: o.media } : {}), logger: o.logger });
     const edge = new SignalEdge(new PeerLock(o.redis, o.prefix));
     const devices = (this.#devices = new DeviceDirectory(o.redis, o.prefix));
     this.statusLog = new StatusLog(o.redis, o.prefix);
@@ -170,7 +167,7 @@ export class Core implements CoreApi {
       // A repeat of an accepted key must not encrypt and host the file again.
       const prior = await this.statuses(adapterId, m.idempotencyKey);
       if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { messageId: prior[0].messageId, duplicate: true };
-      media = await this.#prepareMedia(d.message.media);
+      media = await this.#media.prepare(d.message.media);
     }
     const { media: _media, ...message } = d.message;
     const r = await this.outbox.submit({
@@ -210,44 +207,8 @@ export class Core implements CoreApi {
     }
   }
 
-  #uploadKey(id: string): string {
-    return `${this.#o.prefix}:upload:${id}`;
-  }
-
-  async uploadMedia(u: { kind: MediaKind; mime: string; filename?: string; body: ReadableStream<Uint8Array> }): Promise<{ uploadId: string; mime: string; size: number }> {
-    const ref = await this.#prepareMedia({ kind: u.kind, mime: u.mime, ...(u.filename !== undefined ? { filename: u.filename } : {}) }, u.body);
-    const uploadId = newId();
-    const key = this.#uploadKey(uploadId);
-    await this.#o.redis.hset(key, 'data', this.#o.keyring.seal(Buffer.from(JSON.stringify(ref)), `${key}|data`));
-    await this.#o.redis.expire(key, 24 * 3600);
-    return { uploadId, mime: ref.mime, size: ref.size };
-  }
-
-  /** Checks, encrypts and hosts an attachment (spec 11.1); bad media is the sender's error (SubmitError). */
-  async #prepareMedia(m: NonNullable<OutboundMessage['media']>, body?: ReadableStream<Uint8Array>): Promise<StoredMediaRef> {
-    if (m.uploadId !== undefined) {
-      const key = this.#uploadKey(m.uploadId);
-      const sealed = await this.#o.redis.hgetBuffer(key, 'data');
-      if (!sealed) throw new SubmitError('media', 'no upload with this id (uploads are kept 24 h)');
-      const ref = JSON.parse(this.#o.keyring.open(sealed, `${key}|data`).toString('utf8')) as StoredMediaRef;
-      if (ref.kind !== m.kind) throw new SubmitError('media', `the upload is a ${ref.kind}, not a ${m.kind}`);
-      return { ...ref, ...(m.filename !== undefined ? { filename: m.filename } : {}), ...(m.caption !== undefined ? { caption: m.caption } : {}) };
-    }
-    const service = this.#o.media?.();
-    if (!service) throw new SubmitError('media', 'media is not configured on this Causeway');
-    const source = body ?? (m.data !== undefined ? m.data : m.url !== undefined ? { url: m.url } : undefined);
-    if (source === undefined) throw new SubmitError('media', 'give the file (data) or a URL to fetch it from');
-    try {
-      const prepared = await service.prepareOutbound({
-        kind: m.kind, declaredMime: m.mime, source,
-        ...(m.filename !== undefined ? { filename: m.filename } : {}),
-        ...(m.caption !== undefined ? { caption: m.caption } : {}),
-      });
-      return storeMediaRef(prepared.ref);
-    } catch (err) {
-      if (err instanceof MediaError) throw new SubmitError('media', err.message);
-      throw err;
-    }
+  uploadMedia(u: { kind: MediaKind; mime: string; filename?: string; body: ReadableStream<Uint8Array> }): Promise<{ uploadId: string; mime: string; size: number }> {
+    return this.#media.upload(u);
   }
 
   /**
@@ -302,53 +263,11 @@ export class Core implements CoreApi {
     // What the provider cannot show is converted, or withheld with a notice (policy, inbound).
     const d = downgradeInbound(local, c.capabilities, this.#o.policy);
     if (d.kind === 'deliver') {
-      if (ref && d.message.media) return this.#deliverWithMedia(user, c, d.message, ref);
+      if (ref && d.message.media) return this.#media.deliver(user, c, d.message, ref, (n) => this.#notice(user, n));
       return c.deliver(d.message);
     }
     this.#o.logger.info({ user, peer: m.from, id: m.id, decision: d.kind, reason: d.reason }, 'inbound message withheld by policy');
     if (d.kind === 'reject') this.#notice(user, { kind: 'message-withheld', user, peer: d.peer, messageId: d.messageId, feature: d.feature, text: d.notice });
-  }
-
-  /**
-   * Spec 11.1 inbound: download the hub's blob (size-capped), verify enc-sha256, decrypt, verify
-   * sha256 and size; only then re-encrypt it under a fresh key, host it, and hand it over. A blob
-   * that fails a check is never passed on: the message goes without it, with a notice.
-   */
-  async #deliverWithMedia(user: string, c: Connector, m: InboundMessage, ref: MediaRef): Promise<void> {
-    const service = this.#o.media?.();
-    const media = m.media as NonNullable<InboundMessage['media']>;
-    if (!service) return c.deliver(m);
-    let file;
-    try {
-      file = await service.fetchInbound(ref);
-    } catch (err) {
-      if (!(err instanceof MediaError) || err.retryable) throw err; // retried by the inbound queue
-      this.#o.logger.warn({ user, peer: m.from, id: m.id, code: err.code }, 'inbound media failed verification; not passed on');
-      const { media: _bad, ...rest } = m;
-      const text = `An attachment (${media.kind}) from this contact failed its integrity check (${err.code}) and was not passed on.`;
-      this.#notice(user, { kind: 'message-withheld', user, peer: m.from, messageId: m.id, feature: media.kind, text });
-      if (rest.text !== undefined || media.caption !== undefined) await c.deliver({ ...rest, ...(rest.text === undefined && media.caption ? { text: media.caption } : {}) });
-      return;
-    }
-    try {
-      const hosted = await service.prepareOutbound({
-        kind: file.kind, declaredMime: file.mime, source: file.open(),
-        ...(file.filename !== undefined ? { filename: file.filename } : {}),
-        ...(file.caption !== undefined ? { caption: file.caption } : {}),
-      });
-      const h = hosted.ref;
-      await c.deliver({
-        ...m,
-        media: {
-          ...media,
-          mime: h.mime, size: h.size,
-          hosted: { url: h.url, key: h.key, nonce: h.nonce, sha256: h.sha256, encSha256: h.encSha256 },
-          open: () => file.open(),
-        },
-      });
-    } finally {
-      await file.dispose();
-    }
   }
 
   /** Spec 4's 406: downgrade per policy and send again once, else fail with the reason. */

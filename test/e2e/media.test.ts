@@ -62,6 +62,8 @@ describe('media, hub → provider', () => {
     const e = await eventually(async () => s.receiver.events().find((x) => x.type === 'message.received' && x.data.id === id), 20_000, 'webhook');
     const media = e.data.media as { kind: string; mime: string; size: number; url: string; key: string; nonce: string; sha256: string; enc_sha256: string; filename?: string };
     expect(media).toMatchObject({ kind: 'image', mime: 'image/png', size: file.length, filename: 'view.png', sha256: sha256(file).toString('hex') });
+    // The hub sender declared no dimensions: these are measured in the file by the media service.
+    expect(media).toMatchObject({ width: 40, height: 30 });
     expect(e.data.text).toBe('look');
     const blob = Buffer.from(await (await fetch(media.url)).arrayBuffer());
     expect(sha256(blob).toString('hex')).toBe(media.enc_sha256);
