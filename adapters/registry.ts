@@ -20,6 +20,9 @@ export interface AdapterDeps {
   keyring: Keyring;
   prefix: string;
   logger: Logger;
+  /** Ops' outbound downgrade action per feature (config `policy.downgrade.*.outbound.action`), for
+   * the conversions an adapter makes itself (the Matrix bridge's, adapters/matrix/to-hub.ts). */
+  downgrade?: Record<string, 'convert' | 'reject' | 'drop'>;
 }
 
 export interface AdapterKind {

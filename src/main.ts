@@ -91,10 +91,11 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     logger: log.child({ component: 'delivery' }),
   });
   ref.core = core;
+  const downgrade = Object.fromEntries(Object.entries(config.policy.downgrade).map(([feature, rule]) => [feature, rule.outbound.action]));
   const connectors = config.adapters.map((a) => {
     const kind = adapterKinds[a.type];
     if (!kind) throw new Error(`adapters: unknown type ${a.type}`);
-    const c = kind.create({ id: a.id, config: a.config, redis, keyring, prefix, logger: log.child({ adapter: a.id }) });
+    const c = kind.create({ id: a.id, config: a.config, redis, keyring, prefix, logger: log.child({ adapter: a.id }), downgrade });
     core.register(c);
     return c;
   });
