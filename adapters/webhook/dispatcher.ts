@@ -166,6 +166,9 @@ export class Dispatcher {
       .finally(() => {
         this.#loops.delete(loop);
         if (this.#lanes.get(user) === st) this.#lanes.delete(user);
+        // A renewal can report a lease lost that this replica had released (lane empty) and taken
+        // again (a new event) in between: the loop gave it up; take the lane again if it is free.
+        if (st.lost && this.#running) void this.poke(user).catch(() => undefined);
       });
     this.#loops.add(loop);
   }
@@ -198,7 +201,8 @@ export class Dispatcher {
         }
       }
     } finally {
-      if (holding && !st.lost) await this.#o.store.release(user, this.#token);
+      // Token-checked: a lease another replica holds is left alone.
+      if (holding || st.lost) await this.#o.store.release(user, this.#token);
     }
   }
 
@@ -274,7 +278,7 @@ export class Dispatcher {
       for (const user of await this.#o.store.renew(users.slice(i, i + 500), this.#token, this.#leaseMs)) {
         const st = this.#lanes.get(user);
         if (!st) continue;
-        this.#log.warn({ user }, 'webhook lane lease lost; another replica works it');
+        this.#log.info({ user }, 'webhook lane lease not ours any more (expired, taken by another replica, or released and taken again); the lane is taken again if free');
         st.lost = true;
         st.wake?.();
       }
