@@ -71,7 +71,7 @@ export class Core implements CoreApi {
   readonly inbound: InboundHandler;
   readonly #connectors = new Map<string, Connector>();
   /** Safety-number holds and the adapter serving each user, as recently read (delivery/recent.ts). */
-  readonly #held = new Recent<boolean>(1000);
+  readonly #held = new Recent<Set<string>>(1000);
   readonly #adapterOf = new Recent<string | null>(10_000);
   readonly #media: CoreMedia;
   #devices!: DeviceDirectory;
@@ -96,7 +96,7 @@ export class Core implements CoreApi {
       after406: (r, feature) => this.#after406(r, feature),
       identityChanged: (user, peer) => this.identityChanged(user, peer),
       isEnabled: (user) => this.accounts.isEnabled(user),
-      isHeld: (user, peer) => this.#held.get(`${user}|${peer}`, async () => (await o.redis.hexists(this.#heldKey(user), peer)) === 1),
+      isHeld: async (user, peer) => (await this.#held.get(user, async () => new Set(await o.redis.hkeys(this.#heldKey(user))))).has(peer),
       observe: (outcome, ms) => {
         o.metrics?.messages.inc({ direction: 'outbound', outcome });
         if (ms !== undefined) o.metrics?.latency.observe({ direction: 'outbound' }, ms / 1000);
@@ -225,8 +225,8 @@ export class Core implements CoreApi {
     await this.#devices.invalidate(peer);
     const policy = this.#o.identityChange ?? 'continue';
     if (policy === 'hold') {
-      this.#held.set(`${user}|${peer}`, true);
       await this.#o.redis.hset(this.#heldKey(user), peer, Date.now());
+      this.#held.forget(user);
     }
     this.#o.logger.info({ user, peer, dropped, policy }, 'contact identity changed');
     this.#notice(user, { kind: 'safety-number-changed', user, peer, held: policy === 'hold' });
@@ -238,8 +238,8 @@ export class Core implements CoreApi {
   }
 
   async acknowledgeIdentity(local: string, peer: string): Promise<boolean> {
-    this.#held.forget(`${this.userAddress(local)}|${peer}`);
     const released = (await this.#o.redis.hdel(this.#heldKey(this.userAddress(local)), peer)) === 1;
+    this.#held.forget(this.userAddress(local));
     if (released) this.#o.logger.info({ user: local, peer }, 'safety number acknowledged; held messages go out');
     return released;
   }
