@@ -54,7 +54,7 @@ export async function libsignalCeiling(samples: number, sampleMs: number): Promi
 
 /**
  * BullMQ add + process on the given Redis, messages per second: `count` jobs added one call each
- * (at most `inFlight` adds awaited at once, as the sidecar adds one job per message) while a
+ * (at most `inFlight` adds awaited at once) while a
  * worker of `concurrency` (the sidecar's outbound worker: 32) completes them with a no-op.
  */
 export async function bullmqCeiling(redisUrl: string, samples: number, count: number, concurrency = 32, inFlight = 256): Promise<number[]> {
