@@ -21,6 +21,8 @@ export interface OutboundJob {
   user: string;
   peer: string;
   id: string;
+  /** Attempts already spent before this job (in process): the backoff carries on from there. */
+  prior?: number;
 }
 
 export interface OutboundWorkerOptions {

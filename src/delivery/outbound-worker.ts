@@ -69,7 +69,7 @@ export class OutboundDelivery {
       // A killed replica's job is taken over after about lockDuration + stalledInterval.
       lockDuration: 10_000,
       stalledInterval: 5_000,
-      settings: { backoffStrategy: (attemptsMade: number) => this.#backoff(attemptsMade) },
+      settings: { backoffStrategy: (attemptsMade: number, _type?: string, _err?: Error, job?: { data?: Partial<OutboundJob> }) => this.#backoff(attemptsMade + (job?.data?.prior ?? 0)) },
     });
     this.#worker.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void this.#exhausted(job.data, err).catch((e: unknown) => o.logger.warn({ err: (e as Error).message }, 'could not finalize an exhausted message'));
@@ -201,7 +201,7 @@ export class OutboundDelivery {
       if (step.kind === 'defer') {
         // Hand the head to a retry job, then let the lane go (the job's existence keeps the sweep off).
         if (step.err && this.#o.maxAttempts <= 1) await this.#exhausted({ user, peer, id }, step.err);
-        else await this.queue.add('send', { user, peer, id }, { jobId: id, delay: step.delayMs, ...(step.err ? { attempts: this.#o.maxAttempts - 1 } : {}) });
+        else await this.queue.add('send', { user, peer, id, ...(step.err ? { prior: 1 } : {}) }, { jobId: id, delay: step.delayMs, ...(step.err ? { attempts: this.#o.maxAttempts - 1 } : {}) });
         return this.#o.outbox.release(user, peer, token);
       }
       id = step.next ?? (again() ? await this.#o.outbox.head(user, peer) : undefined);

@@ -12,7 +12,7 @@ import type { MessageStatus, OutboundMessage } from '../../adapters/contract.ts'
 import type { Keyring } from '../crypto/keyring.ts';
 import { newId, type MediaRef } from '../protocol/index.ts';
 import { RedisScript } from '../redis-script.ts';
-import type { StatusLog } from './status-log.ts';
+import { STATUS_RETENTION_S, type StatusLog } from './status-log.ts';
 
 const IDEMPOTENCE_S = 7 * 24 * 3600;
 /** Sent messages are kept this long to answer retry receipts (spec 6.2: at least 24 h). */
@@ -93,32 +93,48 @@ export class Outbox {
     return `${this.#p}:idem:${adapterId}:${createHash('sha256').update(key).digest('base64url')}`;
   }
 
-  /** Accepts a message durably; the caller then makes sure the lane is being worked on. */
+  /**
+   * Accepts a message durably; the caller then makes sure the lane is being worked on. A fresh
+   * key is claimed and the message written in one script (one round trip, all or nothing).
+   */
   async submit(r: Omit<OutboundRecord, 'id' | 't'>, final?: FinalOutcome): Promise<{ id: string; duplicate: boolean; head: boolean }> {
     const idem = this.idemKey(r.adapterId, r.idempotencyKey);
-    let id = newId();
-    if ((await this.#redis.set(idem, `${r.user}|${id}`, 'EX', IDEMPOTENCE_S, 'NX')) !== 'OK') {
-      const existing = await this.#redis.get(idem);
-      const [user, prior] = (existing ?? '').split('|');
-      if (user && prior && (await this.#redis.exists(this.recordKey(user, prior)))) return { id: prior, duplicate: true, head: false };
-      if (!prior) return this.submit(r, final); // expired in between: start over
-      id = prior; // the key was taken but the record never written (crash): write it now
+    if (!final) {
+      const id = newId();
+      const w = this.#writing(r, id);
+      const res = (await SUBMIT.run(this.#redis, [idem, w.key, this.#status.key(id), this.laneKey(r.user, r.peer), this.lanesKey], [
+        `${r.user}|${id}`, IDEMPOTENCE_S, w.data, JSON.stringify(w.status), id, `${r.user}|${r.peer}`,
+      ])) as [number, Buffer | null];
+      if (res[0] === 1) return { id, duplicate: false, head: res[1]?.toString() === id };
+    } else {
+      const id = newId();
+      if ((await this.#redis.set(idem, `${r.user}|${id}`, 'EX', IDEMPOTENCE_S, 'NX')) === 'OK') return this.#write(r, id, final);
     }
+    const existing = await this.#redis.get(idem);
+    const [user, prior] = (existing ?? '').split('|');
+    if (user && prior && (await this.#redis.exists(this.recordKey(user, prior)))) return { id: prior, duplicate: true, head: false };
+    if (!prior) return this.submit(r, final); // expired in between: start over
+    return this.#write(r, prior, final); // the key was taken but the record never written (crash): write it now
+  }
+
+  #writing(r: Omit<OutboundRecord, 'id' | 't'>, id: string): { key: string; data: Buffer; status: MessageStatus; now: number } {
     const now = Date.now();
     const record: OutboundRecord = { ...r, id, t: Math.floor(now / 1000), submittedAt: now };
     const key = this.recordKey(r.user, id);
+    const status: MessageStatus = { messageId: id, idempotencyKey: r.idempotencyKey, from: r.from, to: r.peer, state: 'queued', at: now };
+    return { key, data: this.#ring.seal(Buffer.from(JSON.stringify(record)), `${key}|data`), status, now };
+  }
+
+  /** Writes the record of a message whose idempotency key is already claimed for `id`. */
+  async #write(r: Omit<OutboundRecord, 'id' | 't'>, id: string, final?: FinalOutcome): Promise<{ id: string; duplicate: boolean; head: boolean }> {
+    const w = this.#writing(r, id);
     const lane = this.laneKey(r.user, r.peer);
     const m = this.#redis.multi();
-    m.hset(key, {
-      data: this.#ring.seal(Buffer.from(JSON.stringify(record)), `${key}|data`),
-      state: final ? 'failed' : 'queued',
-      attempts: 0,
-    });
-    m.expire(key, IDEMPOTENCE_S);
-    const status: MessageStatus = { messageId: id, idempotencyKey: r.idempotencyKey, from: r.from, to: r.peer, state: 'queued', at: now };
-    this.#status.append(status, m);
+    m.hset(w.key, { data: w.data, state: final ? 'failed' : 'queued', attempts: 0 });
+    m.expire(w.key, IDEMPOTENCE_S);
+    this.#status.append(w.status, m);
     if (final) {
-      this.#status.append({ ...status, state: 'failed', at: now, reason: final.reason, message: final.message, certain: true }, m);
+      this.#status.append({ ...w.status, state: 'failed', reason: final.reason, message: final.message, certain: true }, m);
       await m.exec();
       return { id, duplicate: false, head: false };
     }
@@ -126,8 +142,7 @@ export class Outbox {
     m.sadd(this.lanesKey, `${r.user}|${r.peer}`);
     m.lindex(lane, 0);
     const res = await m.exec();
-    const head = res?.[6]?.[1] === id;
-    return { id, duplicate: false, head };
+    return { id, duplicate: false, head: res?.[6]?.[1] === id };
   }
 
   async load(user: string, id: string): Promise<{ record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined> {
@@ -264,6 +279,18 @@ export class Outbox {
     return res?.[6]?.[1] === id;
   }
 }
+
+// KEYS: idempotency key, record, status list, lane, lanes. ARGV: idempotency value, keep s, sealed
+// record, queued status, id, lane name. → {0, existing value} when the key was taken; else the
+// message is written and appended to its lane: {1, lane head}.
+const SUBMIT = new RedisScript(`if not redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then return {0, redis.call('get', KEYS[1])} end
+redis.call('hset', KEYS[2], 'data', ARGV[3], 'state', 'queued', 'attempts', 0)
+redis.call('expire', KEYS[2], ARGV[2])
+redis.call('rpush', KEYS[3], ARGV[4])
+redis.call('expire', KEYS[3], ${STATUS_RETENTION_S})
+redis.call('rpush', KEYS[4], ARGV[5])
+redis.call('sadd', KEYS[5], ARGV[6])
+return {1, redis.call('lindex', KEYS[4], 0)}`);
 
 // KEYS: record, lease; ARGV: token, lease ms. The record's fields (attempts before this one), or 0.
 const CLAIM = new RedisScript(`local holder = redis.call('get', KEYS[2])

@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import type { MessageStatus } from '../../adapters/contract.ts';
 
-const RETENTION_S = 7 * 24 * 3600;
+export const STATUS_RETENTION_S = 7 * 24 * 3600;
 
 export class StatusLog {
   readonly #redis: Redis;
@@ -21,7 +21,7 @@ export class StatusLog {
   /** Appends a status; `multi` lets callers make it part of a larger atomic write. */
   append(s: MessageStatus, multi?: ReturnType<Redis['multi']>): Promise<unknown> | void {
     const m = multi ?? this.#redis.multi();
-    m.rpush(this.key(s.messageId), JSON.stringify(s)).expire(this.key(s.messageId), RETENTION_S);
+    m.rpush(this.key(s.messageId), JSON.stringify(s)).expire(this.key(s.messageId), STATUS_RETENTION_S);
     if (!multi) return m.exec();
   }
 
