@@ -6,7 +6,9 @@
 // in its portals and decrypts their events.
 //
 // Constraints (design.md, measured): `encryptRoomEvent` aborts the process if the outbound group
-// session expired, so `shareRoomKey` always runs first, inside the device's lock; arrays of UserId
+// session expired (100 messages, indexes 0–99, or a week), so `shareRoomKey` runs first, inside
+// the device's lock, unless this device knows its session of the room is far from that limit and
+// already shared with the same members since the last device-list change; arrays of UserId
 // given to the library are consumed, so new ones are built for every call; `getMissingSessions`
 // returns a KeysClaim request that is not among `outgoingRequests()`.
 import { randomBytes } from 'node:crypto';
@@ -39,6 +41,44 @@ export interface Decrypted {
 
 const users = (ids: string[]): UserId[] => ids.map((u) => new UserId(u));
 
+/** What a device last did in a room: the members it shared the session with, and where it is. */
+interface RoomShare {
+  members: string;
+  sessionId: string;
+  /** The session's next message index (= messages it encrypted: sessions start at 0). */
+  nextIndex: number;
+  /** When this process saw the session's first message. */
+  createdAt: number;
+}
+
+/** The library's rotation limits (EncryptionSettings defaults: 100 messages, one week). */
+export function rotationOf(s: EncryptionSettings): { messages: number; ms: number } {
+  return { messages: Number(s.rotationPeriodMessages), ms: Number(s.rotationPeriod / 1000n) };
+}
+
+/**
+ * True when the next event may be encrypted without sharing the key again: the session is still
+ * at least two messages and half its lifetime away from rotation (the library aborts the process
+ * when asked to encrypt with an expired session: 100 messages, indexes 0–99, by default).
+ */
+export function shareCurrent(s: RoomShare, rotation: { messages: number; ms: number }, now: number): boolean {
+  return s.nextIndex + 1 < rotation.messages && now - s.createdAt < rotation.ms / 2;
+}
+
+/** The message index of a Megolm ciphertext (version byte 3, then protobuf field 1 as a varint). */
+export function megolmIndex(ciphertext: unknown): number | undefined {
+  if (typeof ciphertext !== 'string') return undefined;
+  const b = Buffer.from(ciphertext.slice(0, 16), 'base64');
+  if (b[0] !== 3 || b[1] !== 0x08) return undefined;
+  let v = 0;
+  for (let i = 2, shift = 0; i < b.length && shift < 35; i++, shift += 7) {
+    const byte = b[i] as number;
+    v += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) return v;
+  }
+  return undefined;
+}
+
 export class BridgeDevice {
   readonly userId: string;
   readonly deviceId: string;
@@ -47,6 +87,11 @@ export class BridgeDevice {
   readonly #store: DeviceStore;
   readonly #dbPrefix: string;
   readonly #lock = new Serial();
+  /** Per room: the group session this device last shared and used there, with whom. */
+  readonly #shares = new Map<string, RoomShare>();
+  readonly #rotation = rotationOf(new EncryptionSettings());
+  #flushing: Promise<void> | undefined;
+  #nextFlush: Promise<void> | undefined;
 
   private constructor(userId: string, deviceId: string, machine: OlmMachine, api: MatrixApi, store: DeviceStore, dbPrefix: string) {
     this.userId = userId;
@@ -88,6 +133,8 @@ export class BridgeDevice {
   /** Feeds to-device events, device-list changes and key counts from a transaction. */
   async receive(c: SyncChanges): Promise<void> {
     await this.#lock.run('device', async () => {
+      // Someone's devices changed: the next send in every room shares its key again (new devices).
+      if (c.changed.length > 0 || c.left.length > 0) this.#shares.clear();
       await this.#machine.receiveSyncChangesMsc4186(
         JSON.stringify(c.toDevice),
         new DeviceLists(users(c.changed), users(c.left)),
@@ -111,26 +158,69 @@ export class BridgeDevice {
   }
 
   /**
-   * Encrypts an event for the joined `members` of a room (their devices are queried, Olm sessions
-   * claimed, the room key shared), and returns the `m.room.encrypted` content.
+   * Encrypts an event for the joined `members` of a room, and returns the `m.room.encrypted`
+   * content. The full preparation (members' devices queried, Olm sessions claimed, the room key
+   * shared) runs unless this device already shared its current group session of the room with
+   * exactly these members since the last device-list change, and that session is far from
+   * expiring (see #shareCurrent): the library requires the preparation before every encryption
+   * only because the session may have to rotate or reach new devices, which is what is checked.
    */
   async encrypt(roomId: string, members: string[], type: string, content: Json): Promise<Json> {
     return this.#lock.run('device', async () => {
-      await this.#machine.updateTrackedUsers(users(members));
-      await this.#sendOutgoing();
-      const claim = await this.#machine.getMissingSessions(users(members));
-      if (claim) await this.#send(claim);
-      const shares = await this.#machine.shareRoomKey(new RoomId(roomId), users(members), new EncryptionSettings());
-      for (const s of shares) await this.#send(s);
-      const encrypted = await this.#machine.encryptRoomEvent(new RoomId(roomId), type, JSON.stringify(content));
-      await this.#sendOutgoing();
-      return JSON.parse(encrypted) as Json;
+      const who = [...new Set(members)].sort().join('\n');
+      const known = this.#shares.get(roomId);
+      const prepare = !known || known.members !== who || !shareCurrent(known, this.#rotation, Date.now());
+      if (prepare) {
+        this.#shares.delete(roomId);
+        await this.#machine.updateTrackedUsers(users(members));
+        await this.#sendOutgoing();
+        const claim = await this.#machine.getMissingSessions(users(members));
+        if (claim) await this.#send(claim);
+        const shares = await this.#machine.shareRoomKey(new RoomId(roomId), users(members), new EncryptionSettings());
+        for (const s of shares) await this.#send(s);
+      }
+      const encrypted = JSON.parse(await this.#machine.encryptRoomEvent(new RoomId(roomId), type, JSON.stringify(content))) as Json;
+      this.#noteSent(roomId, who, encrypted, known);
+      if (prepare) await this.#sendOutgoing();
+      return encrypted;
     });
   }
 
-  /** Writes the changed parts of the crypto store to Redis. */
-  async persist(): Promise<void> {
-    await this.#store.flush(this.userId, this.#dbPrefix);
+  /** Records which group session a room's last event used, at which index (for the next encrypt). */
+  #noteSent(roomId: string, members: string, encrypted: Json, before: RoomShare | undefined): void {
+    const index = megolmIndex(encrypted.ciphertext);
+    const sessionId = encrypted.session_id;
+    if (index === undefined || typeof sessionId !== 'string') {
+      this.#shares.delete(roomId);
+      return;
+    }
+    // A session's age is known only when this process saw its first message (index 0).
+    const createdAt = index === 0 ? Date.now() : before?.sessionId === sessionId ? before.createdAt : undefined;
+    if (createdAt === undefined) this.#shares.delete(roomId);
+    else this.#shares.set(roomId, { members, sessionId, nextIndex: index + 1, createdAt });
+  }
+
+  /**
+   * Writes the changed parts of the crypto store to Redis; resolves once everything changed before
+   * the call is there. Calls made while a write runs share the one write that follows it.
+   */
+  persist(): Promise<void> {
+    if (!this.#flushing) return this.#startFlush();
+    this.#nextFlush ??= this.#flushing.catch(() => undefined).then(() => {
+      this.#nextFlush = undefined;
+      return this.#startFlush();
+    });
+    return this.#nextFlush;
+  }
+
+  #startFlush(): Promise<void> {
+    const f = this.#store.flush(this.userId, this.#dbPrefix).then(() => undefined);
+    this.#flushing = f;
+    const clear = (): void => {
+      if (this.#flushing === f) this.#flushing = undefined;
+    };
+    f.then(clear, clear);
+    return f;
   }
 
   close(): void {

@@ -15,6 +15,9 @@ import { Serial } from './serial.ts';
 /** The state event that names the bridged network (MSC2346), so clients can show it. */
 export const BRIDGE_STATE = 'm.bridge';
 
+/** How long a room's joined members are reused without a membership event forgetting them. */
+export const MEMBERS_TTL_MS = 60_000;
+
 export class Bridge {
   readonly config: MatrixConfig;
   readonly ids: BridgeIds;
@@ -26,6 +29,8 @@ export class Bridge {
   readonly serial = new Serial();
   core: CoreApi | undefined;
   readonly #registered = new Set<string>();
+  /** Joined members per room, forgotten on the room's membership events (matrix-inbound.ts). */
+  readonly #members = new Map<string, { list: string[]; at: number }>();
 
   constructor(o: { adapterId: string; config: MatrixConfig; ids: BridgeIds; api: MatrixApi; devices: Devices; portals: Portals; logger: Logger }) {
     this.adapterId = o.adapterId;
@@ -60,11 +65,32 @@ export class Bridge {
     await this.ensureUser(userId);
     if (!encrypted) return this.api.sendEvent({ userId }, roomId, type, content, txnId);
     const device = await this.devices.get(userId);
-    const members = [...new Set([...(await this.api.joinedMembers({ userId }, roomId)), ...extraMembers])];
+    const members = [...new Set([...(await this.joinedMembers(userId, roomId)), ...extraMembers])];
     const enc = await device.encrypt(roomId, members, type, content);
-    const eventId = await this.api.sendEvent({ userId, deviceId: device.deviceId }, roomId, 'm.room.encrypted', enc, txnId);
+    // The group session's new index is in Redis before the ciphertext leaves: a restarted bridge
+    // never encrypts twice at one index. Concurrent sends of a device share one write.
     await device.persist();
-    return eventId;
+    return this.api.sendEvent({ userId, deviceId: device.deviceId }, roomId, 'm.room.encrypted', enc, txnId);
+  }
+
+  /**
+   * A room's joined members as `userId` (a member) sees them: asked of the homeserver, then reused
+   * until a membership event of the room arrives (`forgetMembers`) or for MEMBERS_TTL_MS.
+   */
+  async joinedMembers(userId: string, roomId: string): Promise<string[]> {
+    const known = this.#members.get(roomId);
+    if (known && Date.now() - known.at < MEMBERS_TTL_MS) return known.list;
+    const at = Date.now();
+    const list = await this.api.joinedMembers({ userId }, roomId);
+    // A membership event handled while the request ran wins: its room is left unknown.
+    if (this.#members.get(roomId) === known) this.#members.set(roomId, { list, at });
+    return list;
+  }
+
+  /** Forgets the members of a room (a membership event), or of every room (the lease moved). */
+  forgetMembers(roomId?: string): void {
+    if (roomId === undefined) this.#members.clear();
+    else this.#members.set(roomId, { list: [], at: -Infinity });
   }
 
   /** Sends into a portal as its puppet. */

@@ -10,7 +10,7 @@
 // namespace), so that any replica restores them under its own.
 import type { Redis } from 'ioredis';
 import type { Keyring } from '../../src/crypto/keyring.ts';
-import { databasesWith, dropDatabase, restore, snapshot, takeDirty, type DatabaseSchema, type StoreRecords } from './idb-snapshot.ts';
+import { databasesWith, dirtyWith, dropDatabase, restore, snapshot, takeDirty, type DatabaseSchema, type StoreRecords } from './idb-snapshot.ts';
 import { LeaseLostError } from './lease.ts';
 
 /** The lease that fences writes: its Redis key, and this replica's token while it holds it. */
@@ -31,6 +31,8 @@ export class DeviceStore {
   readonly #keyring: Keyring;
   readonly #base: string;
   readonly #fence: WriteFence | undefined;
+  /** The schema last written per device field by this process (see flush). */
+  readonly #schemas = new Map<string, string>();
 
   constructor(redis: Redis, keyring: Keyring, base: string, fence?: WriteFence) {
     this.#redis = redis;
@@ -64,7 +66,9 @@ export class DeviceStore {
     const schemas = Object.keys(all).filter((f) => f.startsWith('schema|'));
     for (const field of schemas) {
       // The stored name is relative to the database prefix (`::matrix-sdk-crypto`…).
-      const schema = JSON.parse(this.#open(key, field, all[field] as Buffer).toString('utf8')) as DatabaseSchema;
+      const text = this.#open(key, field, all[field] as Buffer).toString('utf8');
+      this.#schemas.set(`${key}|${field}`, text);
+      const schema = JSON.parse(text) as DatabaseSchema;
       const records = new Map<string, StoreRecords>();
       for (const s of schema.stores) {
         const f = `store|${schema.name}|${s.name}`;
@@ -80,20 +84,28 @@ export class DeviceStore {
   async flush(userId: string, dbPrefix: string, full = false): Promise<number> {
     const key = this.key(userId);
     const fields: Array<string | Buffer> = [];
-    for (const name of await databasesWith(dbPrefix)) {
+    const written: Array<[string, string]> = [];
+    // Only databases with writes are opened (listing every database of the process costs more).
+    for (const name of full ? await databasesWith(dbPrefix) : dirtyWith(dbPrefix)) {
       const dirty = takeDirty(name);
       if (!full && dirty.length === 0) continue;
       const snap = await snapshot(name, full ? undefined : dirty);
       if (!snap) continue;
       const rel = name.slice(dbPrefix.length);
       const schemaField = `schema|${rel}`;
-      fields.push(schemaField, this.#seal(key, schemaField, Buffer.from(JSON.stringify({ ...snap.schema, name: rel }))));
+      const schema = JSON.stringify({ ...snap.schema, name: rel });
+      // The schema changes only when the library upgrades its database: not rewritten otherwise.
+      if (full || this.#schemas.get(`${key}|${schemaField}`) !== schema) {
+        fields.push(schemaField, this.#seal(key, schemaField, Buffer.from(schema)));
+        written.push([`${key}|${schemaField}`, schema]);
+      }
       for (const [store, records] of snap.records) {
         const f = `store|${rel}|${store}`;
         fields.push(f, this.#seal(key, f, records));
       }
     }
     if (fields.length > 0) await this.#hset(key, fields);
+    for (const [k, v] of written) this.#schemas.set(k, v);
     return fields.length / 2;
   }
 

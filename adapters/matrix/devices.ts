@@ -2,8 +2,9 @@
 // and each puppet), opened lazily and kept in memory. Routes a transaction's encryption parts to
 // them: to-device events by `to_user_id`/`to_device_id` and key counts by user and device (the
 // device is loaded if needed: a room key must not be missed), device-list changes to every open
-// device (a device opened later marks all its tracked users dirty instead). `persistAll` writes
-// what changed to Redis; the transaction is acknowledged only after it.
+// device (a device opened later marks all its tracked users dirty instead). `persist` and
+// `persistOpen` write what changed to Redis (devices in parallel); the transaction is acknowledged
+// only after them.
 import { initAsync } from '@matrix-org/matrix-sdk-crypto-wasm';
 import type { Logger } from 'pino';
 import { BridgeDevice } from './bridge-device.ts';
@@ -11,6 +12,12 @@ import type { DeviceStore } from './device-store.ts';
 import { installIndexedDb } from './idb-snapshot.ts';
 import type { MatrixApi } from './matrix-api.ts';
 import type { TransactionParts } from './transaction.ts';
+
+/** Waits for every promise; then throws the first failure, if any. */
+async function settleAll(all: Array<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(all)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
 
 export class Devices {
   readonly #open = new Map<string, Promise<BridgeDevice>>();
@@ -100,15 +107,12 @@ export class Devices {
   }
 
   async persist(devices: Iterable<BridgeDevice>): Promise<void> {
-    for (const d of devices) await d.persist();
+    await settleAll([...devices].map((d) => d.persist()));
   }
 
   /** Writes whatever changed in any open device (decryption and sends may touch the store too). */
   async persistOpen(): Promise<void> {
-    for (const p of [...this.#open.values()]) {
-      const d = await p.catch(() => undefined);
-      if (d) await d.persist();
-    }
+    await settleAll([...this.#open.values()].map(async (p) => (await p.catch(() => undefined))?.persist()));
   }
 
   /** Closes every device and drops its in-process copy (their state is in Redis already). */

@@ -123,6 +123,11 @@ export function installIndexedDb(): void {
   }
 }
 
+/** Names of the databases starting with `prefix` that have writes not yet taken (no IndexedDB call). */
+export function dirtyWith(prefix: string): string[] {
+  return [...dirty.keys()].filter((n) => n.startsWith(prefix));
+}
+
 /** Names of the stores of `db` written since the last call, and forgets them. */
 export function takeDirty(db: string): string[] {
   const s = dirty.get(db);

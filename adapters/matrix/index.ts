@@ -17,6 +17,7 @@ import { deliverToMatrix, noticeToMatrix, statusToMatrix } from './hub-inbound.t
 import { BridgeIds } from './ids.ts';
 import { BridgeLease } from './lease.ts';
 import { MatrixApi, type Json } from './matrix-api.ts';
+import { groupEvents, handleGroups } from './event-groups.ts';
 import { handleEphemeral, handleEvent, type DowngradeAction, type InboundDeps } from './matrix-inbound.ts';
 import { Portals } from './portals.ts';
 import { appserviceRoutes } from './routes.ts';
@@ -25,6 +26,9 @@ import { Undecryptable } from './undecryptable.ts';
 
 export { matrixConfigSchema, type MatrixConfig } from './config.ts';
 export { buildRegistration, type Registration } from './registration.ts';
+
+/** How many rooms (and users) of one transaction are handled at once. */
+const EVENT_GROUPS_IN_PARALLEL = 8;
 
 /** Spec 11 defaults of the downgrade policy (config/causeway.example.yaml `policy.downgrade`). */
 const DEFAULT_DOWNGRADE: Record<string, DowngradeAction> = { 'view-once': 'reject', call: 'reject', status: 'drop' };
@@ -62,14 +66,20 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
   const ref: { bridge?: Bridge } = {};
   const lease: BridgeLease = new BridgeLease({
     redis: o.redis, key: `${base}:lease`, ttlMs: o.config.lease_ttl_ms, waitMs: o.config.lease_wait_ms, minHoldMs: o.config.lease_min_hold_ms, logger: log,
-    // Whatever is in memory may be older than Redis: devices reload when first used.
-    onAcquired: (): Promise<void> => devices.close(),
+    // Whatever is in memory may be older than Redis: devices reload when first used, and what
+    // was read of the rooms is read again.
+    onAcquired: (): Promise<void> => forgetAll(),
     onReleasing: async () => {
       await devices.persistOpen();
       await devices.close();
     },
-    onLost: (): Promise<void> => devices.close(),
+    onLost: (): Promise<void> => forgetAll(),
   });
+  const forgetAll = async (): Promise<void> => {
+    portals.forget();
+    ref.bridge?.forgetMembers();
+    await devices.close();
+  };
   // The in-process databases get a namespace of their own (the stored names are relative to it).
   const devices: Devices = new Devices({
     api, store: new DeviceStore(o.redis, o.keyring, base, lease), namespace: `cw|${base}|${randomBytes(4).toString('hex')}`, logger: log,
@@ -92,7 +102,8 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
     const t = readTransaction(body);
     const touched = await devices.apply(t, (u) => ids.isBridgeUser(u));
     if (t.toDevice.length > 0) await undecryptable.retry(bridge, (ev) => handleEvent(deps, ev));
-    for (const ev of t.events) await handleEvent(deps, ev);
+    // Rooms and users in parallel, each one's events in order (event-groups.ts).
+    await handleGroups(groupEvents(t.events), EVENT_GROUPS_IN_PARALLEL, (ev) => handleEvent(deps, ev));
     for (const ev of t.ephemeral) await handleEphemeral(bridge, ev);
     // Crypto state changed by this transaction reaches Redis before the homeserver hears "done".
     await devices.persist(touched);
@@ -137,6 +148,7 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
       if (sweep) clearInterval(sweep);
       await lease.stop();
       await devices.close();
+      api.close();
     },
     // Hub → Matrix work runs on any replica (the core's queues): it takes the lease too.
     deliver: (m: InboundMessage) => lease.run(() => deliverToMatrix(bridge, m)),

@@ -3,6 +3,7 @@
 // and the device with `org.matrix.msc3202.device_id` (MSC3202 device masquerading) where the
 // crypto library's requests need one. Devices are created with MSC4190 (`PUT /devices/{id}`).
 import { randomBytes } from 'node:crypto';
+import { HttpJson } from './http-json.ts';
 
 export class MatrixApiError extends Error {
   override readonly name = 'MatrixApiError';
@@ -26,6 +27,7 @@ export class MatrixApi {
   readonly #base: string;
   readonly #token: () => string;
   #txn = 0;
+  readonly #http = new HttpJson();
   readonly #txnBase = randomBytes(6).toString('hex');
 
   constructor(homeserverUrl: string, asToken: () => string) {
@@ -42,23 +44,27 @@ export class MatrixApi {
     const url = new URL(`${this.#base}/_matrix/client/v3${path}`);
     url.searchParams.set('user_id', as.userId);
     if (as.deviceId !== undefined) url.searchParams.set('org.matrix.msc3202.device_id', as.deviceId);
-    const r = await fetch(url, {
-      method,
-      headers: { authorization: `Bearer ${this.#token()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await r.text();
+    const r = await this.#http.request(
+      method, url,
+      { authorization: `Bearer ${this.#token()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    );
     let json: Json = {};
     try {
-      json = text === '' ? {} : (JSON.parse(text) as Json);
+      json = r.text === '' ? {} : (JSON.parse(r.text) as Json);
     } catch {
       /* a non-JSON error page */
     }
-    if (!r.ok) {
+    if (r.status < 200 || r.status > 299) {
       const errcode = typeof json.errcode === 'string' ? json.errcode : undefined;
       throw new MatrixApiError(r.status, errcode, `${method} ${path}: ${r.status} ${errcode ?? ''} ${typeof json.error === 'string' ? json.error : ''}`.trim());
     }
     return json;
+  }
+
+  /** Closes the kept-alive connections to the homeserver. */
+  close(): void {
+    this.#http.close();
   }
 
   /** Registers an appservice user (AS API); an existing user is fine. */

@@ -22,6 +22,8 @@ export async function handleEvent(d: InboundDeps, ev: Json): Promise<'deferred' 
   const sender = str(ev.sender);
   const type = str(ev.type);
   if (!eventId || !roomId || !sender || !type) return undefined;
+  // Whoever joined or left (the bridge's own users too), the room's key goes to its new members.
+  if (type === 'm.room.member') b.forgetMembers(roomId);
   if (b.ids.isBridgeUser(sender)) return undefined; // our own events, echoed back
   if (await b.portals.handled(`ev|${eventId}`)) return undefined;
   const r = await handleFresh(d, { eventId, roomId, sender, type, content: (ev.content ?? {}) as Json, stateKey: str(ev.state_key), raw: ev });

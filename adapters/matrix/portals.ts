@@ -15,12 +15,19 @@ export interface Portal {
   encrypted: boolean;
 }
 
+/** How many recent message → event links are kept in memory. */
+const RECENT_LINKS = 10_000;
+
 export type InboxMode = 'combined' | 'space';
 
 export class Portals {
   readonly #r: Redis;
   readonly #b: string;
   readonly #retentionS: number;
+  /** Portals by room: a portal record never changes once saved (cleared when the lease moves). */
+  readonly #cache = new Map<string, Portal>();
+  /** The latest links made here, message id → event (a link never changes; oldest dropped first). */
+  readonly #recent = new Map<string, { roomId: string; eventId: string }>();
 
   constructor(redis: Redis, base: string, retentionS = 30 * 86_400) {
     this.#r = redis;
@@ -29,8 +36,19 @@ export class Portals {
   }
 
   async byRoom(roomId: string): Promise<Portal | undefined> {
+    const cached = this.#cache.get(roomId);
+    if (cached) return cached;
     const v = await this.#r.get(`${this.#b}:portal:${roomId}`);
-    return v ? (JSON.parse(v) as Portal) : undefined;
+    if (!v) return undefined;
+    const p = JSON.parse(v) as Portal;
+    this.#cache.set(roomId, p);
+    return p;
+  }
+
+  /** Forgets the portals read so far (another replica may have created some since). */
+  forget(): void {
+    this.#cache.clear();
+    this.#recent.clear();
   }
 
   async byPair(local: string, hubUser: string): Promise<Portal | undefined> {
@@ -40,6 +58,7 @@ export class Portals {
 
   async save(p: Portal): Promise<void> {
     await this.#r.multi().set(`${this.#b}:portal:${p.roomId}`, JSON.stringify(p)).set(`${this.#b}:pair:${p.local}|${p.hubUser}`, p.roomId).exec();
+    this.#cache.set(p.roomId, p);
   }
 
   async managementRoom(userId: string): Promise<string | undefined> {
@@ -79,6 +98,9 @@ export class Portals {
       .set(`${this.#b}:ev2msg:${eventId}`, `${messageId}|${sender}`, 'EX', ttl)
       .set(`${this.#b}:msg2ev:${messageId}`, `${roomId}|${eventId}`, 'EX', ttl)
       .exec();
+    // The message's statuses follow within moments: they find its event here without a read.
+    this.#recent.set(messageId, { roomId, eventId });
+    if (this.#recent.size > RECENT_LINKS) this.#recent.delete(this.#recent.keys().next().value as string);
   }
 
   async messageOf(eventId: string): Promise<{ id: string; sender: string } | undefined> {
@@ -112,6 +134,8 @@ export class Portals {
   }
 
   async eventOf(messageId: string): Promise<{ roomId: string; eventId: string } | undefined> {
+    const recent = this.#recent.get(messageId);
+    if (recent) return recent;
     const v = await this.#r.get(`${this.#b}:msg2ev:${messageId}`);
     if (!v) return undefined;
     const i = v.indexOf('|');
