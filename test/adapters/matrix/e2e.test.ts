@@ -3,7 +3,7 @@
 import { EventType, MsgType, type MatrixClient } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, until } from '../../delivery/harness.ts';
-import { matrixHarness, SERVER, timelineEvent, type Harness } from './support/bridge-harness.ts';
+import { matrixHarness, openPortal, SERVER, timelineEvent, type Harness } from './support/bridge-harness.ts';
 
 const ADA = '447700900123@hub';
 const PUPPET = `@hub_447700900123:${SERVER}`;
@@ -36,12 +36,7 @@ describe('Matrix adapter end to end', () => {
   });
 
   it('carries an encrypted DM to the hub user as the exact text, and decrypts the reply', async () => {
-    portal = (await alice.createRoom({
-      invite: [PUPPET], is_direct: true, preset: 'private_chat' as never,
-      initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
-    })).room_id;
-    await until(() => joined(portal, PUPPET), 15_000, 'puppet joined');
-    await until(() => alice.getRoom(portal)?.getMember(PUPPET)?.membership === 'join', 15_000, 'client saw the join');
+    portal = await openPortal(alice, h.hs, PUPPET);
     const text = 'Hello Ada 👋 <&> *from Matrix*';
     await alice.sendTextMessage(portal, text);
     // The room event on the homeserver is ciphertext.

@@ -8,7 +8,7 @@
 import type { MatrixClient } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../delivery/harness.ts';
-import { HS_TOKEN, matrixHarness, SERVER, type Harness } from './support/bridge-harness.ts';
+import { HS_TOKEN, matrixHarness, openPortal, SERVER, type Harness } from './support/bridge-harness.ts';
 import type { Json } from './support/hs-state.ts';
 
 const ADA = '447700900123@hub';
@@ -27,11 +27,7 @@ beforeAll(async () => {
   });
   alice = await h.client('alice');
   await h.core.setInterop('matrix', 'alice', true);
-  portal = (await alice.createRoom({
-    invite: [PUPPET], is_direct: true, preset: 'private_chat' as never,
-    initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
-  })).room_id;
-  await eventually(async () => h.hs.state.membership(portal, PUPPET) === 'join' && alice.getRoom(portal)?.getMember(PUPPET)?.membership === 'join', 15_000, 'puppet joined');
+  portal = await openPortal(alice, h.hs, PUPPET);
 }, 60_000);
 afterAll(() => h?.close());
 

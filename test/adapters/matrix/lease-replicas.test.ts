@@ -7,7 +7,7 @@
 import type { MatrixClient } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, until } from '../../delivery/harness.ts';
-import { timelineEvent } from './support/bridge-harness.ts';
+import { openPortal, timelineEvent } from './support/bridge-harness.ts';
 import { replicasHarness, SERVER, type Replica } from './support/replicas.ts';
 
 const ADA = '447700900123@hub';
@@ -37,11 +37,7 @@ beforeAll(async () => {
   }, 5);
   alice = await h.client('alice');
   await h.core.setInterop('matrix', 'alice', true);
-  portal = (await alice.createRoom({
-    invite: [PUPPET], is_direct: true, preset: 'private_chat' as never,
-    initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
-  })).room_id;
-  await until(() => h.hs.state.membership(portal, PUPPET) === 'join' && alice.getRoom(portal)?.getMember(PUPPET)?.membership === 'join', 20_000, 'puppet joined');
+  portal = await openPortal(alice, h.hs, PUPPET, { ms: 20_000 });
 }, 60_000);
 afterAll(async () => {
   clearInterval(sampler);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../delivery/harness.ts';
 import { oggOpus, pdf, png } from '../../media/support/fixtures.ts';
 import { download, downloadDecrypted, sha256hex, uploadEncrypted } from './support/attachments.ts';
-import { matrixHarness, SERVER, timelineEvent, type Harness } from './support/bridge-harness.ts';
+import { matrixHarness, openPortal as openPortalAs, SERVER, timelineEvent, type Harness } from './support/bridge-harness.ts';
 
 const ADA = '447700900123@hub';
 const BOB = '447700900124@hub';
@@ -24,14 +24,7 @@ let portal: string;
 let plainPortal: string;
 const script = { echo: false, receipts: false, read: false, delay_ms: 0 };
 
-async function openPortal(puppet: string, encrypted: boolean): Promise<string> {
-  const roomId = (await alice.createRoom({
-    invite: [puppet], is_direct: true, preset: 'private_chat' as never,
-    initial_state: encrypted ? [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }] : [],
-  })).room_id;
-  await eventually(async () => h.hs.state.membership(roomId, puppet) === 'join' && alice.getRoom(roomId)?.getMember(puppet)?.membership === 'join', 15_000, 'puppet joined');
-  return roomId;
-}
+const openPortal = (puppet: string, encrypted: boolean): Promise<string> => openPortalAs(alice, h.hs, puppet, { encrypted });
 
 beforeAll(async () => {
   h = await matrixHarness({

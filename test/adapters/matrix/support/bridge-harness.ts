@@ -121,3 +121,22 @@ export async function timelineEvent(client: MatrixClient, roomId: string, pred: 
     return events.find((e) => !e.isDecryptionFailure() && pred(e));
   }, ms, 'timeline event');
 }
+
+/**
+ * Opens a DM portal the way a Matrix user does: `client` creates a direct room (encrypted unless
+ * told otherwise) inviting the puppet; resolves once the homeserver and the client both see the
+ * puppet joined.
+ */
+export async function openPortal(
+  client: MatrixClient,
+  hs: { state: { membership(roomId: string, userId: string): string | undefined } },
+  puppet: string,
+  o: { encrypted?: boolean; ms?: number } = {},
+): Promise<string> {
+  const roomId = (await client.createRoom({
+    invite: [puppet], is_direct: true, preset: 'private_chat' as never,
+    initial_state: o.encrypted === false ? [] : [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+  })).room_id;
+  await until(() => hs.state.membership(roomId, puppet) === 'join' && client.getRoom(roomId)?.getMember(puppet)?.membership === 'join', o.ms ?? 15_000, 'puppet joined');
+  return roomId;
+}
