@@ -54,6 +54,7 @@ export class HubCore implements HubContext {
     this.idempotence = new IdempotenceStore(limits.idempotence_days * DAY_MS);
     this.faults = new Faults(this.timers);
     this.auth = new Authenticator(config.hub_id);
+    this.sessions.onReplaced = () => { this.counters.sessions_replaced += 1; };
     this.pusher = new Pusher({
       timers: this.timers, retryForMs: limits.push_retry_for_s * 1000, logger: log,
       onSent: () => { this.counters.pushes_sent += 1; },

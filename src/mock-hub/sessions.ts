@@ -15,6 +15,8 @@ export interface LiveSession {
 
 export class SessionRegistry {
   readonly #byUser = new Map<string, LiveSession>();
+  /** Called when a session replaces an older one of the same user. */
+  onReplaced?: () => void;
 
   get(user: string): LiveSession | undefined {
     return this.#byUser.get(user);
@@ -24,7 +26,10 @@ export class SessionRegistry {
   add(s: LiveSession): void {
     const old = this.#byUser.get(s.user);
     this.#byUser.set(s.user, s);
-    if (old !== undefined && old !== s) old.fail('conflict');
+    if (old !== undefined && old !== s) {
+      this.onReplaced?.();
+      old.fail('conflict');
+    }
   }
 
   /** Removes `s` if it is still the registered one; true when it was. */

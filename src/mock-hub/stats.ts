@@ -8,8 +8,10 @@ export interface Counters {
   offline_stored: number;
   /** Pushes answered 2xx by the provider. */
   pushes_sent: number;
+  /** Sessions replaced by a newer one of the same user (`conflict`, 4409): replicas fighting over a user. */
+  sessions_replaced: number;
 }
 
 export function newCounters(): Counters {
-  return { messages_accepted: 0, messages_delivered: 0, offline_stored: 0, pushes_sent: 0 };
+  return { messages_accepted: 0, messages_delivered: 0, offline_stored: 0, pushes_sent: 0, sessions_replaced: 0 };
 }

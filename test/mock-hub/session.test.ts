@@ -85,11 +85,13 @@ describe('sessions (spec 2, 3)', () => {
   });
 
   it('replaces an older session of the same user (conflict, 4409)', async () => {
+    const replacedBefore = (await control(h, 'GET', '/control/stats')).json['sessions_replaced'] as number;
     const first = await RawClient.open(h, keys, A);
     const second = await RawClient.open(h, keys, A);
     expect(await first.closed).toBe(4409);
     expect(first.received.some((s) => s.kind === 'failure' && s.reason === 'conflict')).toBe(true);
     expect((await control(h, 'GET', `/control/provider-users/${A}`)).json['session_open']).toBe(true);
+    expect((await control(h, 'GET', '/control/stats')).json['sessions_replaced']).toBe(replacedBefore + 1);
     second.close();
     await second.closed;
   });
