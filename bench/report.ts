@@ -103,10 +103,10 @@ export function formatText(r: BenchResult): string {
   L.push(`  libsignal decrypt, one thread (for reference)    ${n0(c.libsignalDecrypt.median).padStart(12)}   ${pct(c.libsignalDecrypt.spread).padStart(6)}`);
   L.push(`  BullMQ add + process, concurrency 32, same Redis ${n0(c.bullmq.median).padStart(12)}   ${pct(c.bullmq.spread).padStart(6)}`);
   L.push('');
-  L.push('Paths (closed loop, 512 in flight)      msg/s  × libsignal  spread   p50 ms   p99 ms   CPU µs/msg: causeway  redis  bench   redis cmds/msg');
+  L.push('Paths (closed loop, 512 in flight)      msg/s  × libsignal  × BullMQ  spread   p50 ms   p99 ms   CPU µs/msg: causeway  redis  bench   redis cmds/msg');
   for (const [label, p] of [['outbound: POST → hub device', r.outbound], ['inbound: hub send → webhook', r.inbound]] as const) {
     const u = p.cpuUsPerMsg;
-    L.push(`  ${label.padEnd(32)} ${n0(p.rate).padStart(8)} ${n2(p.ratio).padStart(11)} ${pct(p.spread).padStart(8)} ${n0(p.p50).padStart(8)} ${n0(p.p99).padStart(8)}   ${n0(u.causeway ?? NaN).padStart(20)} ${n0(u.redis ?? NaN).padStart(6)} ${n0(u.bench ?? NaN).padStart(6)}   ${n0(p.redisCommandsPerMsg).padStart(14)}`);
+    L.push(`  ${label.padEnd(32)} ${n0(p.rate).padStart(8)} ${n2(p.ratio).padStart(11)} ${n2(p.rate / c.bullmq.median).padStart(9)} ${pct(p.spread).padStart(8)} ${n0(p.p50).padStart(8)} ${n0(p.p99).padStart(8)}   ${n0(u.causeway ?? NaN).padStart(20)} ${n0(u.redis ?? NaN).padStart(6)} ${n0(u.bench ?? NaN).padStart(6)}   ${n0(p.redisCommandsPerMsg).padStart(14)}`);
   }
   L.push('  (closed-loop latency is queueing at saturation; the paced figures below are the latency a message sees)');
   L.push('');
