@@ -26,19 +26,6 @@ export function contentOf(r: OutboundRecord): Content {
   };
 }
 
-/** Starts sessions with every device in `jids` that has none, from one bundle fetch. */
-export async function ensureSessions(conn: HubConnection, edge: SignalEdge, store: RedisSignalStore, local: string, jids: string[]): Promise<void> {
-  const missing: string[] = [];
-  for (const jid of jids) if (!(await edge.hasSession(store, jid))) missing.push(jid);
-  if (missing.length === 0) return;
-  const r = await conn.iq({ xmlns: 'encrypt', op: 'fetch', jids: missing }, 'get');
-  if (r.op !== 'bundles') throw new Error(`unexpected answer to a bundle fetch: ${r.op}`);
-  for (const u of r.users) {
-    if ('error' in u) throw new NoDevicesError(`no bundle for ${u.jid}: ${u.error.code} ${u.error.reason}`);
-    await edge.startSession(store, local, u.jid, u.bundle);
-  }
-}
-
 export async function encryptMessage(
   conn: HubConnection,
   edge: SignalEdge,
