@@ -1,4 +1,4 @@
-// `causeway dead-letters`: a message the hub refused for good is listed with its reason, and a
+// `causeway dead-letters`: a message the hub refused for good (or that ran out of attempts) is listed with its reason, and a
 // replay puts it back in line; once the hub user has opted in, the running core delivers it.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,12 @@ async function run(argv: string[]) {
 }
 
 beforeAll(async () => {
-  h = await harness({ users: [{ phone: '+447700900456', name: 'Bob', devices: [0], third_party: { enabled: false, providers: [] } }] });
+  h = await harness({
+    users: [
+      { phone: '+447700900456', name: 'Bob', devices: [0], third_party: { enabled: false, providers: [] } },
+      { phone: '+447700900123', name: 'Ada', devices: [0], script: { echo: false, receipts: false, read: false, delay_ms: 0 } },
+    ],
+  });
   await h.core.setInterop('rec', 'alice', true);
   const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString().trim().split('\n').map((l) => `    ${l}`).join('\n');
   file = join(mkdtempSync(join(tmpdir(), 'causeway-dl-')), 'c.yaml');
@@ -47,5 +52,19 @@ describe('causeway dead-letters', () => {
     expect((await run(['dead-letters', 'list', '--config', file])).out).not.toContain(messageId);
     const missing = await run(['dead-letters', 'replay', 'NOSUCHID01', '--config', file]);
     expect(missing.code).toBe(1);
+  });
+
+  it('replays a message that ran out of attempts (its retry job failed) once the hub recovers', async () => {
+    await h.control('PUT', '/faults', { error: { rate: 1, code: 503 } });
+    const { messageId } = await h.core.submit('rec', { idempotencyKey: 'dl-2', from: 'alice', to: '447700900123@hub', text: 'after the outage' });
+    const failed = await until(() => h.connector.statuses.find((s) => s.messageId === messageId && s.state === 'failed'), 30_000, 'failed');
+    expect(failed).toMatchObject({ reason: 'expired' });
+    await h.control('DELETE', '/faults');
+    expect((await run(['dead-letters', 'list', '--config', file])).out).toContain(messageId);
+    expect((await run(['dead-letters', 'replay', messageId, '--config', file])).code).toBe(0);
+    await h.core.outbound.sweep();
+    await until(() => h.connector.statuses.find((s) => s.messageId === messageId && s.state === 'sent'), 15_000, 'sent after replay');
+    const inbox = (await h.control('GET', '/users/447700900123@hub/inbox')).body as unknown as { messages: Array<{ id: string; decrypted: boolean }> };
+    expect(inbox.messages.filter((m) => m.id === messageId && m.decrypted)).toHaveLength(1);
   });
 });
