@@ -163,10 +163,11 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
         });
         if ('closeIdleConnections' in server) server.closeIdleConnections();
       });
-      // Work in flight finishes (BullMQ waits for active jobs); what is not taken stays queued in Redis.
+      // Lanes being drained finish their message and give their leases up (retry jobs likewise),
+      // within the grace; what is not taken stays in Redis for the next process.
       await core.close(config.server.shutdown_grace_ms);
       for (const c of connectors) await c.stop();
-      sessions.stop();
+      await sessions.stop();
       await ref.media?.close();
       redis.disconnect();
       log.info('causeway stopped');

@@ -185,11 +185,18 @@ export class SessionManager {
     this.#entries.delete(user);
   }
 
-  stop(): void {
+  /** Closes every session; with `ownership`, gives their owner keys up before resolving. */
+  async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#sweeper);
     clearInterval(this.#renewer);
+    const held = [...this.#entries].filter(([, e]) => e.conn?.open).map(([user]) => user);
     for (const e of this.#entries.values()) e.conn?.close();
     this.#entries.clear();
+    const own = this.#o.ownership;
+    if (!own || held.length === 0) return;
+    const p = own.redis.pipeline();
+    for (const user of held) p.eval(GIVE_UP, 1, this.#ownerKey(user), this.replicaId);
+    await p.exec().catch((err: unknown) => this.#o.logger?.warn({ err: (err as Error).message }, 'could not give session owners up'));
   }
 }

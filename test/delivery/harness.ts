@@ -97,7 +97,7 @@ export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreO
       core, connector, sessions,
       async close() {
         await core.close();
-        sessions.stop();
+        await sessions.stop();
       },
     };
   };
