@@ -25,6 +25,7 @@ export function partOf(key: string, prefix: string): string {
     [/^(lane:\{|lanes$)/, 'outbox lanes'],
     [/^lease:\{/, 'outbox lane leases'],
     [/^in-pending$/, 'inbound pending set'],
+    [/^owner:\{/, 'hub session owners'],
     [/^idem:/, 'idempotency keys'],
     [/^status:/, 'status log'],
     [/^sig:\{[^}]*\}:sessions$/, 'signal sessions'],

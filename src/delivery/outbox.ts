@@ -117,12 +117,12 @@ export class Outbox {
     return this.#write(r, prior, final); // the key was taken but the record never written (crash): write it now
   }
 
-  #writing(r: Omit<OutboundRecord, 'id' | 't'>, id: string): { key: string; data: Buffer; status: MessageStatus; now: number } {
+  #writing(r: Omit<OutboundRecord, 'id' | 't'>, id: string): { key: string; data: Buffer; status: MessageStatus } {
     const now = Date.now();
     const record: OutboundRecord = { ...r, id, t: Math.floor(now / 1000), submittedAt: now };
     const key = this.recordKey(r.user, id);
     const status: MessageStatus = { messageId: id, idempotencyKey: r.idempotencyKey, from: r.from, to: r.peer, state: 'queued', at: now };
-    return { key, data: this.#ring.seal(Buffer.from(JSON.stringify(record)), `${key}|data`), status, now };
+    return { key, data: this.#ring.seal(Buffer.from(JSON.stringify(record)), `${key}|data`), status };
   }
 
   /** Writes the record of a message whose idempotency key is already claimed for `id`. */
