@@ -23,6 +23,7 @@ export function matrixLines(m: MatrixFigures): string[] {
   const s = p.split;
   return [
     `Matrix (in the bench process, one thread; ${m.portals} encrypted portals, transactions of ${m.txnEvents} events)   msg/s   spread`,
+    `  send_statuses: ${m.sendStatuses.setting} (${m.sendStatuses.isDefault ? 'the default' : 'NOT the default'}${m.sendStatuses.setting === 'all' ? ': a SUCCESS send-status event per message, encrypted into the portal' : ': no send-status event for a message that succeeds'})`,
     `  raw Megolm decrypt (matrix-sdk-crypto-wasm decryptRoomEvent)   ${n0(m.ceiling.median).padStart(8)}   ${pct(m.ceiling.spread).padStart(6)}   (${n0(m.ceiling.usPerMsg)} µs/msg)`,
     `  the same, receiver store on fake-indexeddb (as the bridge's)   ${n0(m.ceilingIdb.median).padStart(8)}            (${n0(m.ceilingIdb.usPerMsg)} µs/msg)`,
     `  Matrix event in → hub device out                               ${n0(p.rate).padStart(8)}   ${pct(p.spread).padStart(6)}   ratio ${n2(m.ratio)} (target 0.80)`,

@@ -8,6 +8,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { createMatrixConnector, matrixConfigSchema, type MatrixConnector } from '../adapters/matrix/index.ts';
+import type { SendStatuses } from '../adapters/matrix/status-coalesce.ts';
 import { policySchema } from '../src/config/policy-schema.ts';
 import { Core } from '../src/core.ts';
 import { Keyring } from '../src/crypto/keyring.ts';
@@ -40,10 +41,14 @@ export interface MatrixStack {
   close(): Promise<void>;
 }
 
-/** `matrixUsers` × `hubUsers` portals, each with the Matrix user's room key already at the bridge. */
-export async function startMatrixStack(o: { redisUrl: string; matrixUsers: number; hubUsers: number; decryptSampleRate: number }): Promise<MatrixStack> {
+/**
+ * `matrixUsers` × `hubUsers` portals, each with the Matrix user's room key already at the bridge.
+ * `sendStatuses`: the connector's `send_statuses` option, left at its default when absent.
+ */
+export async function startMatrixStack(o: { redisUrl: string; matrixUsers: number; hubUsers: number; decryptSampleRate: number; sendStatuses?: SendStatuses }): Promise<MatrixStack> {
   const prefix = `bench-mx-${randomBytes(3).toString('hex')}`;
-  const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
+  // As the sidecar's main connection (src/main.ts): commands issued in one tick share a write.
+  const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
   const { privateKey } = generateKeyPairSync('ed25519');
   const key = await ProviderKey.load(JSON.stringify(privateKey.export({ format: 'jwk' })), 'birdy-1');
   const hub = await startMockHub({
@@ -67,6 +72,7 @@ export async function startMatrixStack(o: { redisUrl: string; matrixUsers: numbe
   const raw = {
     homeserver_url: 'http://127.0.0.1:1', server_name: SERVER, appservice_url: 'http://127.0.0.1:1',
     as_token: 'bench-as-token', hs_token: 'bench-hs-token', undecryptable_timeout_s: 600,
+    ...(o.sendStatuses ? { send_statuses: o.sendStatuses } : {}),
   };
   const hs = await startHomeserver({ serverName: SERVER, registration: matrixConfigSchema.parse(raw).registration() });
   hs.appservice.paused = true; // the bench hands the transactions over itself

@@ -5,7 +5,10 @@
 // Both run on the bench thread. The events are encrypted ahead of the timed part (as the inbound
 // path's hub messages are). The time inside the adapter is split by wrapping the bridge device's
 // decrypt and the core's submit (wall time spent inside each, per message).
+import { Bridge } from '../adapters/matrix/bridge.ts';
 import { BridgeDevice } from '../adapters/matrix/bridge-device.ts';
+import { SEND_STATUS as SEND_STATUS_TYPE } from '../adapters/matrix/send-status.ts';
+import { DEFAULT_SEND_STATUSES, SENT_HOLD_MS, type SendStatuses } from '../adapters/matrix/status-coalesce.ts';
 import type { CoreApi } from '../adapters/contract.ts';
 import { BENCH_TEXT } from './ceilings.ts';
 import { cpuSeconds, median, spread, waitFor } from './measure.ts';
@@ -38,6 +41,8 @@ export interface MatrixFigures {
   ratio: number;
   portals: number;
   txnEvents: number;
+  /** The connector's `send_statuses` in this run, and whether it is the default. */
+  sendStatuses: { setting: SendStatuses; isDefault: boolean };
 }
 
 export interface MatrixBenchOptions {
@@ -50,6 +55,8 @@ export interface MatrixBenchOptions {
   deadlineMs: number;
   decryptSampleRate: number;
   log: (m: string) => void;
+  /** The connector's `send_statuses` option; its default when absent (`npm run bench`). */
+  sendStatuses?: SendStatuses;
   /** Called after the warm-up, before the timed samples (matrix-run.ts starts its CPU profile there). */
   beforeSamples?: () => Promise<void>;
 }
@@ -82,7 +89,8 @@ export async function matrixBench(o: MatrixBenchOptions): Promise<MatrixFigures>
   const matrixUsers = o.quick ? 4 : 8;
   const hubUsers = o.quick ? 4 : 8;
   o.log(`matrix: starting the in-process stack (${matrixUsers} Matrix users × ${hubUsers} hub users = ${matrixUsers * hubUsers} encrypted portals)`);
-  const s = await startMatrixStack({ redisUrl: o.redisUrl, matrixUsers, hubUsers, decryptSampleRate: o.decryptSampleRate });
+  const s = await startMatrixStack({ redisUrl: o.redisUrl, matrixUsers, hubUsers, decryptSampleRate: o.decryptSampleRate, ...(o.sendStatuses ? { sendStatuses: o.sendStatuses } : {}) });
+  const setting = s.connector.bridge.config.send_statuses;
   const unwrap: Array<() => void> = [];
   try {
     o.log('matrix: ceiling: matrix-sdk-crypto-wasm decryptRoomEvent on this thread');
@@ -95,6 +103,19 @@ export async function matrixBench(o: MatrixBenchOptions): Promise<MatrixFigures>
       arrived++;
       lastArrival = performance.now();
     }));
+    // Send-status events the puppets posted (encrypted into the portals at the homeserver).
+    let statusPosts = 0;
+    let lastStatusPost = 0;
+    const statusEvent = Bridge.prototype.sendToPortal;
+    Bridge.prototype.sendToPortal = async function counted(this: Bridge, ...a: Parameters<typeof statusEvent>) {
+      const r = await statusEvent.apply(this, a);
+      if (a[1] === SEND_STATUS_TYPE) {
+        statusPosts++;
+        lastStatusPost = performance.now();
+      }
+      return r;
+    };
+    unwrap.push(() => void (Bridge.prototype.sendToPortal = statusEvent));
     // Time inside the adapter's two expensive calls.
     const inside = { decrypt: 0, submit: 0, persist: 0 };
     const decrypt = BridgeDevice.prototype.decrypt;
@@ -156,6 +177,7 @@ export async function matrixBench(o: MatrixBenchOptions): Promise<MatrixFigures>
       const txns = [];
       for (let i = 0; i < events.length; i += TXN_EVENTS) txns.push({ events: events.slice(i, i + TXN_EVENTS) });
       const start = arrived;
+      const statuses0 = statusPosts;
       inside.decrypt = 0;
       inside.submit = 0;
       inside.persist = 0;
@@ -166,8 +188,17 @@ export async function matrixBench(o: MatrixBenchOptions): Promise<MatrixFigures>
       const ingestMs = performance.now() - t0;
       const complete = await waitFor(() => arrived - start >= count, o.deadlineMs, 20);
       const got = arrived - start;
+      // With send_statuses `all` (the default) each message's SUCCESS event is posted after it
+      // waited SENT_HOLD_MS for a delivery receipt (the bench's hub users send none): the sample
+      // ends once those are posted too, so their CPU is in the figures, and the window ends at the
+      // last post less that idle wait (the time the work would have ended without it).
+      let end = lastArrival;
+      if (setting === 'all') {
+        await waitFor(() => statusPosts - statuses0 >= got, o.deadlineMs, 5);
+        end = Math.max(end, lastStatusPost - SENT_HOLD_MS);
+      }
       const cpu = process.cpuUsage(cpu0);
-      const ms = Math.max(1, lastArrival - t0);
+      const ms = Math.max(1, end - t0);
       return {
         messages: count, rate: got / (ms / 1000), ingestRate: count / (ingestMs / 1000), complete,
         cpuUsPerMsg: { bench: (cpu.user + cpu.system) / Math.max(1, got), redis: ((cpuSeconds(o.redisPid) - redis0) * 1e6) / Math.max(1, got) },
@@ -198,6 +229,7 @@ export async function matrixBench(o: MatrixBenchOptions): Promise<MatrixFigures>
       ratio: rate / ceilingMedian,
       portals: s.portals.length,
       txnEvents: TXN_EVENTS,
+      sendStatuses: { setting, isDefault: setting === DEFAULT_SEND_STATUSES },
     };
   } finally {
     for (const u of unwrap.reverse()) u();

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { secretSchema } from '../../src/config/secret.ts';
 import { buildRegistration, type Registration } from './registration.ts';
+import { DEFAULT_SEND_STATUSES, SEND_STATUSES } from './status-coalesce.ts';
 
 /** Matrix localpart characters (spec "user identifiers"), without the historical extras. */
 const LOCALPART_RE = /^[a-z0-9._=/+-]+$/;
@@ -51,6 +52,17 @@ export const matrixConfigSchema = z
     inbox_mode: z.enum(['combined', 'space']).default('combined'),
     /** Name of the per-user space used in space mode. */
     space_name: z.string().min(1).max(256).default('Third-party chats'),
+    /**
+     * Which `com.beeper.message_send_status` events the bridge posts for the Matrix user's messages.
+     * `all` (default): `SUCCESS` when the hub accepted a message and again with `delivered_to_users`
+     * when a hub device got it (a delivery within a moment of the acceptance replaces it: one
+     * event), and every failure (always with an `m.notice` as well) — the sender is told sent,
+     * delivered and failed, as Causeway promises every provider's users. `failures`: only failures,
+     * as mautrix bridges default to (many clients do not show these events, and each one is an
+     * encrypted event in the portal that advances its Megolm session and costs the bridge an
+     * encryption, a device-state write and a request).
+     */
+    send_statuses: z.enum(SEND_STATUSES).default(DEFAULT_SEND_STATUSES),
     /** Create portals with end-to-end encryption (m.room.encryption, Megolm). */
     encrypt_portals: z.boolean().default(true),
     /** Seconds an undecryptable event waits for its keys before the sender is told. */

@@ -1,16 +1,20 @@
 // Redis persistence of the bridge's crypto devices: for each bridge user (bot or puppet) one hash
-// holding its device id, the IndexedDB schema of its crypto store and one sealed blob per object
-// store (Olm account, Olm sessions, Megolm sessions, tracked devices…). Every blob is sealed with
-// the Keyring (AES-256-GCM, the hash key and field as associated data): key material is never at
-// rest in clear. A flush writes the changed stores in one HSET, so a replica that takes over reads
-// either the state before or after a transaction, never a mix. Writes are fenced by the bridge
-// lease (lease.ts): they happen only while the lease's value is this replica's token, checked in
-// the same Lua script as the HSET, so a replica that lost the lease cannot overwrite newer state.
-// Database names are stored relative to the device's database prefix (which holds a per-process
-// namespace), so that any replica restores them under its own.
+// holding its device id, the IndexedDB schema of its crypto store and one sealed field per record
+// of its object stores (`rec|DB|STORE|KEY`: the Olm account, each Olm session, each Megolm
+// session, each tracked user…), so that a flush writes the records that changed, not whole stores
+// (a puppet's outbound group sessions of all its portals are one store). Every field is sealed
+// with the Keyring (AES-256-GCM, the hash key and field as associated data): key material is
+// never at rest in clear. A flush is one Lua script (its deletions and writes together), so a
+// replica that takes over reads either the state before or after a transaction, never a mix.
+// Writes are fenced by the bridge lease (lease.ts): they happen only while the lease's value is
+// this replica's token, checked in the same script. Database names are stored relative to the
+// device's database prefix (which holds a per-process namespace), so that any replica restores
+// them under its own. A hash written by an earlier version (one `store|DB|STORE` blob per store)
+// is read as well, and rewritten record by record at the device's first flush.
 import type { Redis } from 'ioredis';
 import type { Keyring } from '../../src/crypto/keyring.ts';
-import { databasesWith, dirtyWith, dropDatabase, restore, snapshot, takeDirty, type DatabaseSchema, type StoreRecords } from './idb-snapshot.ts';
+import { RedisScript } from '../../src/redis-script.ts';
+import { databasesWith, dirtyWith, dropDatabase, legacyRecords, markChanged, restore, snapshot, takeDirty, type DatabaseSchema } from './idb-snapshot.ts';
 import { LeaseLostError } from './lease.ts';
 
 /** The lease that fences writes: its Redis key, and this replica's token while it holds it. */
@@ -19,8 +23,43 @@ export interface WriteFence {
   heldToken(): string | undefined;
 }
 
-const FENCED_HSET = `if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-return redis.call('HSET', KEYS[1], unpack(ARGV, 2))`;
+/**
+ * KEYS: the device hash, then the lease (absent: not fenced). ARGV: the lease token, the number of
+ * field prefixes to purge and those prefixes, the number of fields to delete and those fields,
+ * then field/value pairs to set (in chunks: Lua's unpack has a stack limit).
+ */
+const WRITE = new RedisScript(`if #KEYS > 1 and redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+local i = 2
+local np = tonumber(ARGV[i])
+if np > 0 then
+  local fields = redis.call('HKEYS', KEYS[1])
+  for p = i + 1, i + np do
+    local pre = ARGV[p]
+    for _, f in ipairs(fields) do
+      if string.sub(f, 1, #pre) == pre then redis.call('HDEL', KEYS[1], f) end
+    end
+  end
+end
+i = i + np + 1
+local nd = tonumber(ARGV[i])
+for d = i + 1, i + nd do redis.call('HDEL', KEYS[1], ARGV[d]) end
+i = i + nd + 1
+while i <= #ARGV do
+  local last = math.min(i + 199, #ARGV)
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, last))
+  i = last + 1
+end
+return 1`);
+
+/** One write of a device hash: prefixes whose fields go, fields that go, fields set. */
+interface Write {
+  purge: string[];
+  del: string[];
+  set: Array<string | Buffer>;
+}
+
+const storeField = (rel: string, store: string): string => `store|${rel}|${store}`;
+const recordPrefix = (rel: string, store: string): string => `rec|${rel}|${store}|`;
 
 export interface StoredDevice {
   deviceId: string;
@@ -63,60 +102,85 @@ export class DeviceStore {
     // Redis is the source of truth: a copy left in this process by an earlier instance goes.
     for (const name of await databasesWith(dbPrefix)) await dropDatabase(name);
     const all = await this.#redis.hgetallBuffer(key);
-    const schemas = Object.keys(all).filter((f) => f.startsWith('schema|'));
+    const fields = Object.keys(all);
+    const schemas = fields.filter((f) => f.startsWith('schema|'));
     for (const field of schemas) {
       // The stored name is relative to the database prefix (`::matrix-sdk-crypto`…).
       const text = this.#open(key, field, all[field] as Buffer).toString('utf8');
       this.#schemas.set(`${key}|${field}`, text);
       const schema = JSON.parse(text) as DatabaseSchema;
-      const records = new Map<string, StoreRecords>();
+      const records = new Map<string, Buffer[]>();
+      const legacy: string[] = [];
       for (const s of schema.stores) {
-        const f = `store|${schema.name}|${s.name}`;
-        const blob = all[f];
-        if (blob) records.set(s.name, this.#open(key, f, blob));
+        const list: Buffer[] = [];
+        const blobField = storeField(schema.name, s.name);
+        const blob = all[blobField];
+        if (blob) {
+          list.push(...legacyRecords(this.#open(key, blobField, blob), s.keyPath));
+          legacy.push(s.name);
+        }
+        const prefix = recordPrefix(schema.name, s.name);
+        for (const f of fields) if (f.startsWith(prefix)) list.push(this.#open(key, f, all[f] as Buffer));
+        records.set(s.name, list);
       }
-      await restore({ ...schema, name: `${dbPrefix}${schema.name}` }, records);
+      const name = `${dbPrefix}${schema.name}`;
+      await restore({ ...schema, name }, records);
+      // Stores in the earlier layout are rewritten record by record by the next flush.
+      for (const s of legacy) markChanged(name, s);
     }
     return schemas.length > 0;
   }
 
-  /** Writes the stores of `userId`'s databases that changed since the last flush (all when `full`). */
+  /**
+   * Writes the records of `userId`'s databases that changed since the last flush (every record
+   * when `full`); returns how many fields were written or deleted.
+   */
   async flush(userId: string, dbPrefix: string, full = false): Promise<number> {
     const key = this.key(userId);
-    const fields: Array<string | Buffer> = [];
+    const w: Write = { purge: [], del: [], set: [] };
     const written: Array<[string, string]> = [];
     // Only databases with writes are opened (listing every database of the process costs more).
     for (const name of full ? await databasesWith(dbPrefix) : dirtyWith(dbPrefix)) {
-      const dirty = takeDirty(name);
-      if (!full && dirty.length === 0) continue;
-      const snap = await snapshot(name, full ? undefined : dirty);
+      const changes = takeDirty(name);
+      if (!full && changes.size === 0) continue;
+      const snap = await snapshot(name, full ? 'all' : changes);
       if (!snap) continue;
       const rel = name.slice(dbPrefix.length);
       const schemaField = `schema|${rel}`;
       const schema = JSON.stringify({ ...snap.schema, name: rel });
       // The schema changes only when the library upgrades its database: not rewritten otherwise.
       if (full || this.#schemas.get(`${key}|${schemaField}`) !== schema) {
-        fields.push(schemaField, this.#seal(key, schemaField, Buffer.from(schema)));
+        w.set.push(schemaField, this.#seal(key, schemaField, Buffer.from(schema)));
         written.push([`${key}|${schemaField}`, schema]);
       }
-      for (const [store, records] of snap.records) {
-        const f = `store|${rel}|${store}`;
-        fields.push(f, this.#seal(key, f, records));
+      for (const [store, s] of snap.stores) {
+        const prefix = recordPrefix(rel, store);
+        if (s.all) {
+          // A store written as a whole replaces every record it had (and its earlier-layout blob).
+          w.purge.push(prefix);
+          w.del.push(storeField(rel, store));
+        }
+        for (const token of s.gone) w.del.push(`${prefix}${token}`);
+        for (const r of s.records) {
+          const f = `${prefix}${r.token}`;
+          w.set.push(f, this.#seal(key, f, r.data));
+        }
       }
     }
-    if (fields.length > 0) await this.#hset(key, fields);
+    if (w.purge.length + w.del.length + w.set.length > 0) await this.#write(key, w);
     for (const [k, v] of written) this.#schemas.set(k, v);
-    return fields.length / 2;
+    return w.del.length + w.set.length / 2;
   }
 
-  /** HSET, fenced by the lease when there is one: refused (LeaseLostError) unless this replica holds it. */
   async #hset(key: string, fields: Array<string | Buffer>): Promise<void> {
-    if (!this.#fence) {
-      await this.#redis.hset(key, ...fields);
-      return;
-    }
-    const token = this.#fence.heldToken();
-    const r = token === undefined ? -1 : Number(await this.#redis.eval(FENCED_HSET, 2, key, this.#fence.key, token, ...fields));
+    await this.#write(key, { purge: [], del: [], set: fields });
+  }
+
+  /** One write script, fenced by the lease when there is one: refused (LeaseLostError) unless this replica holds it. */
+  async #write(key: string, w: Write): Promise<void> {
+    const args = [w.purge.length, ...w.purge, w.del.length, ...w.del, ...w.set];
+    const token = this.#fence ? this.#fence.heldToken() : '';
+    const r = token === undefined ? -1 : Number(await WRITE.run(this.#redis, this.#fence ? [key, this.#fence.key] : [key], [token, ...args]));
     if (r === -1) throw new LeaseLostError('the bridge lease is not held here: device state not written');
   }
 

@@ -57,13 +57,15 @@ export async function statusToMatrix(b: Bridge, s: MessageStatus): Promise<void>
   if (!portal) return;
   const base = { eventId: ev.eventId, ...(s.downgraded ? { downgraded: s.downgraded } : {}) };
   switch (s.state) {
+    // A delivery may stand for the acceptance too (status-coalesce.ts): it carries its message.
     case 'sent':
-      await sendStatus(b, portal, { ...base, status: 'SUCCESS', ...(s.message ? { message: s.message } : {}) });
+    case 'delivered':
+      if (b.config.send_statuses === 'all') {
+        await sendStatus(b, portal, { ...base, status: 'SUCCESS', ...(s.message ? { message: s.message } : {}), ...(s.state === 'delivered' ? { deliveredTo: [portal.puppet] } : {}) });
+      }
       // What a conversion changes for the sender (an edit sent as a new message…), from the policy.
       if (s.message) await b.notice(portal, `ℹ️ ${s.message}`);
       return;
-    case 'delivered':
-      return sendStatus(b, portal, { ...base, status: 'SUCCESS', deliveredTo: [portal.puppet] });
     case 'read':
     case 'played':
       await b.api.sendReceipt({ userId: portal.puppet }, portal.roomId, ev.eventId);

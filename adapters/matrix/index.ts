@@ -18,9 +18,10 @@ import { BridgeIds } from './ids.ts';
 import { BridgeLease } from './lease.ts';
 import { MatrixApi, type Json } from './matrix-api.ts';
 import { groupEvents, handleGroups } from './event-groups.ts';
-import { handleEphemeral, handleEvent, type DowngradeAction, type InboundDeps } from './matrix-inbound.ts';
+import { handledKey, handleEphemeral, handleEvent, type DowngradeAction, type InboundDeps } from './matrix-inbound.ts';
 import { Portals } from './portals.ts';
 import { appserviceRoutes } from './routes.ts';
+import { StatusCoalescer } from './status-coalesce.ts';
 import { readTransaction } from './transaction.ts';
 import { Undecryptable } from './undecryptable.ts';
 
@@ -94,6 +95,8 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
     downgrade: (f) => policy[f] ?? 'convert',
     deferUndecryptable: (roomId, ev) => undecryptable.defer(roomId, ev),
   };
+  // Statuses are held and merged before they take the lease (a held one occupies no device).
+  const statuses = new StatusCoalescer({ mode: o.config.send_statuses, post: (s) => lease.run(() => statusToMatrix(bridge, s)) });
   let routes: Hono | undefined;
   let sweep: NodeJS.Timeout | undefined;
 
@@ -102,8 +105,14 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
     const t = readTransaction(body);
     const touched = await devices.apply(t, (u) => ids.isBridgeUser(u));
     if (t.toDevice.length > 0) await undecryptable.retry(bridge, (ev) => handleEvent(deps, ev));
+    // Which events were handled before, in one read (after the retries above, which may handle
+    // some); an event listed twice in one transaction is handled once.
+    const eventIds = [...new Set(t.events.map((ev) => ev.event_id).filter((id): id is string => typeof id === 'string'))];
+    const done = await portals.handledOf(eventIds.map(handledKey));
+    const once = new Set<string>();
+    const events = t.events.filter((ev) => typeof ev.event_id !== 'string' || (!once.has(ev.event_id) && once.add(ev.event_id)));
     // Rooms and users in parallel, each one's events in order (event-groups.ts).
-    await handleGroups(groupEvents(t.events), EVENT_GROUPS_IN_PARALLEL, (ev) => handleEvent(deps, ev));
+    await handleGroups(groupEvents(events), EVENT_GROUPS_IN_PARALLEL, (ev) => handleEvent(deps, ev, typeof ev.event_id === 'string' ? done.has(handledKey(ev.event_id)) : undefined));
     for (const ev of t.ephemeral) await handleEphemeral(bridge, ev);
     // Crypto state changed by this transaction reaches Redis before the homeserver hears "done".
     await devices.persist(touched);
@@ -146,13 +155,14 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
     },
     async stop() {
       if (sweep) clearInterval(sweep);
+      await statuses.flush().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'held send statuses not posted'));
       await lease.stop();
       await devices.close();
       api.close();
     },
     // Hub → Matrix work runs on any replica (the core's queues): it takes the lease too.
     deliver: (m: InboundMessage) => lease.run(() => deliverToMatrix(bridge, m)),
-    status: (s: MessageStatus) => lease.run(() => statusToMatrix(bridge, s)),
+    status: (s: MessageStatus) => statuses.submit(s),
     notice: (n: Notice) => lease.run(() => noticeToMatrix(bridge, n)),
   };
 }

@@ -14,8 +14,11 @@ export { sendStatus, type DowngradeAction, type InboundDeps } from './to-hub.ts'
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** Handles one room event; resolves 'deferred' when it waits for its keys. */
-export async function handleEvent(d: InboundDeps, ev: Json): Promise<'deferred' | undefined> {
+/**
+ * Handles one room event; resolves 'deferred' when it waits for its keys. `handled`: whether the
+ * event was handled before, when the caller read it already (a transaction's events in one read).
+ */
+export async function handleEvent(d: InboundDeps, ev: Json, handled?: boolean): Promise<'deferred' | undefined> {
   const b = d.bridge;
   const eventId = str(ev.event_id);
   const roomId = str(ev.room_id);
@@ -25,11 +28,14 @@ export async function handleEvent(d: InboundDeps, ev: Json): Promise<'deferred' 
   // Whoever joined or left (the bridge's own users too), the room's key goes to its new members.
   if (type === 'm.room.member') b.forgetMembers(roomId);
   if (b.ids.isBridgeUser(sender)) return undefined; // our own events, echoed back
-  if (await b.portals.handled(`ev|${eventId}`)) return undefined;
+  if (handled ?? (await b.portals.handled(handledKey(eventId)))) return undefined;
   const r = await handleFresh(d, { eventId, roomId, sender, type, content: (ev.content ?? {}) as Json, stateKey: str(ev.state_key), raw: ev });
-  if (r !== 'deferred') await b.portals.markHandled(`ev|${eventId}`);
-  return r;
+  if (r === undefined) await b.portals.markHandled(handledKey(eventId));
+  return r === 'deferred' ? r : undefined;
 }
+
+/** The key recording that a room event's side effects were done. */
+export const handledKey = (eventId: string): string => `ev|${eventId}`;
 
 interface Ev {
   eventId: string;
@@ -41,7 +47,8 @@ interface Ev {
   raw: Json;
 }
 
-async function handleFresh(d: InboundDeps, e: Ev): Promise<'deferred' | undefined> {
+/** 'marked': the event was recorded as handled with its message's links (to-hub.ts). */
+async function handleFresh(d: InboundDeps, e: Ev): Promise<'deferred' | 'marked' | undefined> {
   const b = d.bridge;
   if (e.type === 'm.room.member') {
     if (e.content.membership !== 'invite' || e.stateKey === undefined) return undefined;
@@ -65,7 +72,7 @@ async function handleFresh(d: InboundDeps, e: Ev): Promise<'deferred' | undefine
   }
   const portal = await b.portals.byRoom(e.roomId);
   if (portal) {
-    if (e.sender === portal.userId) await toHub(d, portal, { eventId: e.eventId, type, content, raw: e.raw });
+    if (e.sender === portal.userId && (await toHub(d, portal, { eventId: e.eventId, type, content, raw: e.raw }, handledKey(e.eventId)))) return 'marked';
     return undefined;
   }
   const owner = await b.portals.isManagementRoom(e.roomId);

@@ -90,14 +90,18 @@ export class Portals {
     await this.#r.hset(`${this.#b}:space`, userId, roomId);
   }
 
-  /** Links a Matrix event and a hub message id (and the message's HIP sender), both ways. */
-  async link(eventId: string, roomId: string, messageId: string, sender: string): Promise<void> {
+  /**
+   * Links a Matrix event and a hub message id (and the message's HIP sender), both ways; with
+   * `handledKey`, records that key as handled in the same write (see `markHandled`).
+   */
+  async link(eventId: string, roomId: string, messageId: string, sender: string, handledKey?: string): Promise<void> {
     const ttl = this.#retentionS;
-    await this.#r
+    const m = this.#r
       .multi()
       .set(`${this.#b}:ev2msg:${eventId}`, `${messageId}|${sender}`, 'EX', ttl)
-      .set(`${this.#b}:msg2ev:${messageId}`, `${roomId}|${eventId}`, 'EX', ttl)
-      .exec();
+      .set(`${this.#b}:msg2ev:${messageId}`, `${roomId}|${eventId}`, 'EX', ttl);
+    if (handledKey !== undefined) m.set(`${this.#b}:once:${handledKey}`, '1', 'EX', ttl);
+    await m.exec();
     // The message's statuses follow within moments: they find its event here without a read.
     this.#recent.set(messageId, { roomId, eventId });
     if (this.#recent.size > RECENT_LINKS) this.#recent.delete(this.#recent.keys().next().value as string);
@@ -127,6 +131,13 @@ export class Portals {
 
   async handled(key: string): Promise<boolean> {
     return (await this.#r.exists(`${this.#b}:once:${key}`)) === 1;
+  }
+
+  /** Which of `keys` were handled, in one read (a transaction's events at once). */
+  async handledOf(keys: string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const v = await this.#r.mget(keys.map((k) => `${this.#b}:once:${k}`));
+    return new Set(keys.filter((_, i) => v[i] !== null));
   }
 
   async markHandled(key: string): Promise<void> {

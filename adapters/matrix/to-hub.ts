@@ -37,13 +37,17 @@ type Body = Omit<OutboundMessage, 'idempotencyKey' | 'from' | 'to'>;
 /** Features whose payload names an earlier message (`target_id`, a hub message id). */
 const TARGETED = new Set(['reaction', 'edit', 'delete']);
 
-export async function toHub(d: InboundDeps, p: Portal, e: PortalEvent): Promise<void> {
+/**
+ * Hands the event to the core. True when the event was also recorded as handled (under
+ * `handledKey`, with its message's links, in one write); else the caller records it.
+ */
+export async function toHub(d: InboundDeps, p: Portal, e: PortalEvent, handledKey?: string): Promise<boolean> {
   const b = d.bridge;
   const core = b.requireCore();
   // Before room version 11 a redaction names its target at the top level, not in `content`.
   const content = e.type === 'm.room.redaction' && typeof e.raw.redacts === 'string' && e.content.redacts === undefined ? { ...e.content, redacts: e.raw.redacts } : e.content;
   const c = classify(e.type, content);
-  if (c.kind === 'ignore') return;
+  if (c.kind === 'ignore') return false;
   const fail = async (reason: string, why: string, notice = true): Promise<void> => {
     await sendStatus(b, p, { eventId: e.eventId, status: 'FAIL_PERMANENT', reason, message: why, certain: true });
     if (notice) await b.notice(p, failureNotice(true, why));
@@ -55,27 +59,30 @@ export async function toHub(d: InboundDeps, p: Portal, e: PortalEvent): Promise<
       body = { text: c.text, ...(replyTo ? { replyTo } : {}) };
     } else if (c.kind === 'media') {
       // A replayed event whose message the core already holds: nothing to download again.
-      if (await core.statuses(b.adapterId, e.eventId)) return;
+      if (await core.statuses(b.adapterId, e.eventId)) return false;
       const replyTo = c.replyTo ? await b.portals.messageOf(c.replyTo) : undefined;
       const media = await uploadAttachment(b, p.puppet, c.mediaKind, readAttachment(c.content, c.mediaKind));
       body = { media, ...(replyTo ? { replyTo } : {}) };
     } else {
       body = await featureBody(d, p, e.eventId, c, fail);
-      if (!body) return;
+      if (!body) return false;
     }
     const r = await core.submit(b.adapterId, { idempotencyKey: e.eventId, from: p.local, to: p.hubUser, ...body });
-    await b.portals.link(e.eventId, p.roomId, r.messageId, `${p.local}@${core.providerId}.interop`);
+    await b.portals.link(e.eventId, p.roomId, r.messageId, `${p.local}@${core.providerId}.interop`, handledKey);
+    return handledKey !== undefined;
   } catch (err) {
     const attachment = err instanceof AttachmentError ? err : attachmentFailure(err);
     if (attachment) {
       b.log.info({ eventId: e.eventId, code: attachment.code }, 'attachment refused');
-      return fail(attachment.code === 'too-large' ? 'too-large' : 'media-failed', `the attachment could not be sent: ${attachment.message}`);
+      await fail(attachment.code === 'too-large' ? 'too-large' : 'media-failed', `the attachment could not be sent: ${attachment.message}`);
+      return false;
     }
     // The core's SubmitError (src/core.ts), recognized by shape: adapters depend on the contract only.
     if (!(err instanceof Error) || err.name !== 'SubmitError') throw err;
     const field = (err as Error & { field?: string }).field ?? 'message';
     const why = field === 'from' && /opted in/.test(err.message) ? `you have not turned on ${b.config.hub_name} chats (send "optin" to the bridge bot)` : `${field} ${err.message}`;
     await fail(field === 'from' ? 'not-opted-in' : 'bad-request', why);
+    return false;
   }
 }
 

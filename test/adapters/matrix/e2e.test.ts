@@ -1,6 +1,6 @@
 // End to end through the Matrix adapter: a matrix-js-sdk client (Rust crypto) on the in-process
 // homeserver, the bridge as an appservice, the real Core and the mock hub with simulated hub users.
-import { EventType, MsgType, type MatrixClient } from 'matrix-js-sdk';
+import { EventType, MsgType, type MatrixClient, type MatrixEvent } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, until } from '../../delivery/harness.ts';
 import { matrixHarness, openPortal, SERVER, timelineEvent, type Harness } from './support/bridge-harness.ts';
@@ -18,6 +18,8 @@ let portal: string;
 beforeAll(async () => {
   h = await matrixHarness({
     hubUsers: { users: [{ phone: '+447700900123', name: 'Ada', devices: [0, 3], script: { echo: true, receipts: true, read: true, delay_ms: 0 } }] },
+    // Success statuses too (the default posts failures only: statuses.test.ts).
+    config: { send_statuses: 'all' },
   });
   alice = await h.client('alice');
 }, 60_000);
@@ -61,8 +63,15 @@ describe('Matrix adapter end to end', () => {
       return found.length > 0 ? found : undefined;
     }, 15_000, 'puppet events');
     expect(statuses.length).toBeGreaterThan(0);
-    const status = await timelineEvent(alice, portal, (e) => e.getType() === 'com.beeper.message_send_status' && e.getContent()['m.relates_to']?.event_id === eventId && e.getContent().status === 'SUCCESS');
+    const isStatus = (e: MatrixEvent) => e.getType() === 'com.beeper.message_send_status' && e.getContent()['m.relates_to']?.event_id === eventId;
+    const status = await timelineEvent(alice, portal, (e) => isStatus(e) && e.getContent().status === 'SUCCESS' && Array.isArray(e.getContent().delivered_to_users));
     expect(status.getContent().network).toBe('hub');
+    expect(status.getContent().delivered_to_users).toEqual([PUPPET]);
+    await new Promise((res) => setTimeout(res, 1000));
+    // Never back to "accepted" after "delivered", and the second hub device's delivery adds nothing.
+    const all = (alice.getRoom(portal)?.getLiveTimeline().getEvents() ?? []).filter(isStatus);
+    expect(all.length).toBeLessThanOrEqual(2);
+    expect(all.at(-1)?.getContent().delivered_to_users).toEqual([PUPPET]);
     await until(() => h.hs.state.rooms.get(portal)?.receipts.find((r) => r.userId === PUPPET && r.eventId === eventId), 15_000, 'puppet read receipt');
   });
 

@@ -29,7 +29,7 @@ const openPortal = (puppet: string, encrypted: boolean): Promise<string> => open
 beforeAll(async () => {
   h = await matrixHarness({
     hubUsers: { users: [{ phone: '+447700900123', name: 'Ada', devices: [0], script }, { phone: '+447700900124', name: 'Bob', devices: [0], script }] },
-    config: { max_media_bytes: LIMIT },
+    config: { max_media_bytes: LIMIT, send_statuses: 'all' },
   });
   alice = await h.client('alice');
   await h.core.setInterop('matrix', 'alice', true);

@@ -23,6 +23,7 @@ beforeAll(async () => {
   h = await matrixHarness({
     hubUsers: { users: [{ phone: '+447700900123', name: 'Ada', devices: [0], script: { echo: false, receipts: false, read: false, delay_ms: 0 } }] },
     policy: { downgrade: { location: { outbound: { action: 'reject' } }, poll: { outbound: { action: 'drop' } } } },
+    config: { send_statuses: 'all' }, // the conversions' SUCCESS statuses carry `downgraded`
   });
   alice = await h.client('alice');
   await h.core.setInterop('matrix', 'alice', true);
