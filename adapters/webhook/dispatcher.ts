@@ -12,13 +12,17 @@
 // attempt count. After max_attempts the event is dead-lettered and the lane moves on. With
 // `maxEventsPerPost` above 1, a lane's backlog goes out as batches of first attempts (the scripts
 // read that many heads); a failed batch charges the failure to its head, which is then sent alone
-// until it is acknowledged or dead-lettered. A lane whose
-// holder died is taken over by the periodic sweep (every `sweepIntervalMs`) once the lease expired;
-// the sweep also starts lanes stored while no sender ran. A POST in flight when its replica dies
-// is therefore sent again (same event id): delivery is at least once.
-import { randomBytes } from 'node:crypto';
+// until it is acknowledged or dead-lettered. A lane whose holder died is taken over by the
+// periodic sweep (every `sweepIntervalMs`) once the lease expired; the sweep also starts lanes
+// stored while no sender ran. A POST in flight when its replica dies is therefore sent again (same
+// event id): delivery is at least once.
+//
+// The in-process side of the lanes (one drain per user, `concurrency` of them stepping at once,
+// lease renewal, a lost lease noticed, the stop) is the LaneRunner the outbound lanes use
+// (src/delivery/lanes.ts); the retry, dead-letter and batching rules are this file's.
 import type { Logger } from 'pino';
 import { KeyringError } from '../../src/crypto/keyring.ts';
+import { LaneRunner, type LaneRun } from '../../src/delivery/lanes.ts';
 import { Sender, type PostTarget } from './sender.ts';
 import type { EventStore, FinishResult, Head, LeaseArgs } from './store.ts';
 import { batchBody, type PreparedEvent } from './events.ts';
@@ -48,28 +52,22 @@ export function backoffDelay(failures: number, base: number, max: number, random
 /** The sweep takes no more lanes while this replica works this many. */
 const MAX_SWEPT_LANES = 10_000;
 
-interface LaneState {
-  /** The lease was found taken by someone else: stop after the current step. */
-  lost: boolean;
-  /** Heads handed over while this lane's loop was finishing (see #work). */
-  kick?: Head[];
-  /** Ends a backoff wait early (stop, lease lost). */
-  wake?: () => void;
+/** A provider user's lane as handed to this replica with its lease: its first events as last read. */
+interface Lane {
+  user: string;
+  heads: Head[];
 }
 
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #log: Logger;
   readonly #leaseMs: number;
-  readonly #lanes = new Map<string, LaneState>();
-  readonly #loops = new Set<Promise<void>>();
-  #token = '';
+  /** The lanes this replica holds (src/delivery/lanes.ts); a new one, with a new token, per start. */
+  #runner: LaneRunner<Lane> | undefined;
   #running = false;
   #sender: Sender | undefined;
-  #timers: NodeJS.Timeout[] = [];
+  #sweeper: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
-  #slots = 0;
-  readonly #slotWaiters: Array<() => void> = [];
 
   constructor(o: DispatcherOptions) {
     this.#o = o;
@@ -80,15 +78,28 @@ export class Dispatcher {
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
-    this.#token = randomBytes(12).toString('base64url');
     this.#sender = new Sender(this.#o.target, this.#o.concurrency);
-    const every = (ms: number, fn: () => Promise<unknown>, what: string) => {
-      const t = setInterval(() => void fn().catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, what)), ms);
-      t.unref();
-      this.#timers.push(t);
-    };
-    every(Math.max(50, Math.floor(this.#leaseMs / 3)), () => this.#renew(), 'webhook lease renewal failed');
-    every(this.#o.sweepIntervalMs ?? 5000, () => this.sweep(), 'webhook lane sweep failed');
+    const store = this.#o.store;
+    const runner: LaneRunner<Lane> = new LaneRunner<Lane>({
+      key: (l) => l.user,
+      // POSTs in flight at once: a lane holds a slot for a step (open, POST, its outcome stored)
+      // and gives it up between steps to the lanes waiting, and while a retry waits its backoff.
+      concurrency: this.#o.concurrency,
+      drain: (lane, run) => this.#work(lane, run),
+      renew: (lanes) => this.#renew(lanes.map((l) => l.user)),
+      renewMs: Math.max(50, Math.floor(this.#leaseMs / 3)),
+      leasedOnKick: true,
+      dropped: (lane) => store.release(lane.user, runner.token),
+      // A renewal can report a lease lost that this replica had released (lane empty) and taken
+      // again (a new event) in between: the drain gave it up; take the lane again if it is free.
+      ended: (lane, lost) => {
+        if (lost && this.#running) void this.poke(lane.user).catch(() => undefined);
+      },
+      logger: this.#log,
+    });
+    this.#runner = runner;
+    this.#sweeper = setInterval(() => void this.sweep().catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'webhook lane sweep failed')), this.#o.sweepIntervalMs ?? 5000);
+    this.#sweeper.unref();
     await this.sweep();
   }
 
@@ -96,18 +107,22 @@ export class Dispatcher {
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    for (const t of this.#timers.splice(0)) clearInterval(t);
-    for (const st of this.#lanes.values()) st.wake?.();
-    for (const w of this.#slotWaiters.splice(0)) w();
+    clearInterval(this.#sweeper);
+    // Drains stop after their current step; lanes waiting for a slot are released at once.
+    const closed = this.#runner?.close(Infinity);
     await this.#sweeping?.catch(() => undefined);
-    await Promise.allSettled([...this.#loops]);
+    await closed;
     this.#sender?.close();
     this.#sender = undefined;
   }
 
+  #token(): string {
+    return this.#runner?.token ?? '';
+  }
+
   /** The lease arguments of this replica (token, duration, heads read per step). */
   #lease(): LeaseArgs {
-    return { token: this.#token, ms: this.#leaseMs, count: this.#o.maxEventsPerPost ?? 1 };
+    return { token: this.#token(), ms: this.#leaseMs, count: this.#o.maxEventsPerPost ?? 1 };
   }
 
   /** Stores an event and, when its lane is free, starts POSTing it. */
@@ -121,7 +136,7 @@ export class Dispatcher {
 
   /** Works `user`'s lane now if it is pending and free (e.g. after a dead letter's replay). */
   async poke(user: string): Promise<void> {
-    if (!this.#running || this.#lanes.has(user)) return;
+    if (!this.#running || this.#runner?.has(user)) return;
     for (const t of await this.#o.store.take([user], this.#lease())) this.#start(t.user, t.heads);
   }
 
@@ -132,10 +147,11 @@ export class Dispatcher {
     const run = async () => {
       let taken = 0;
       for await (const batch of this.#o.store.users(100)) {
-        // Enough lanes in hand (each one a timer and a lease to renew): the rest wait for the
-        // next sweep or for another replica.
-        if (!this.#running || this.#lanes.size >= MAX_SWEPT_LANES) break;
-        const free = batch.filter((u) => !this.#lanes.has(u));
+        // Enough lanes in hand (each one a lease to renew): the rest wait for the next sweep or
+        // for another replica.
+        const runner = this.#runner;
+        if (!this.#running || !runner || runner.pending >= MAX_SWEPT_LANES) break;
+        const free = batch.filter((u) => !runner.has(u));
         for (const { user, heads } of await this.#o.store.take(free, this.#lease())) {
           taken++;
           this.#start(user, heads);
@@ -147,62 +163,47 @@ export class Dispatcher {
     return this.#sweeping;
   }
 
-  /** A lane whose lease this replica just took: work it (or hand the heads to its loop). */
+  /**
+   * A lane whose lease this replica just took: work it, or hand the heads to its drain (which
+   * released the lease, lane empty, just before). Once stopped, the lease is given up.
+   */
   #start(user: string, heads: Head[]): void {
-    if (!this.#running) {
-      void this.#o.store.release(user, this.#token).catch(() => undefined);
-      return;
-    }
-    const known = this.#lanes.get(user);
-    if (known) {
-      known.kick = heads;
-      known.lost = false;
-      return;
-    }
-    const st: LaneState = { lost: false };
-    this.#lanes.set(user, st);
-    const loop = this.#work(user, heads, st)
-      .catch((err: unknown) => this.#log.warn({ user, err: (err as Error).message }, 'webhook lane stopped; the sweep takes it again'))
-      .finally(() => {
-        this.#loops.delete(loop);
-        if (this.#lanes.get(user) === st) this.#lanes.delete(user);
-        // A renewal can report a lease lost that this replica had released (lane empty) and taken
-        // again (a new event) in between: the loop gave it up; take the lane again if it is free.
-        if (st.lost && this.#running) void this.poke(user).catch(() => undefined);
-      });
-    this.#loops.add(loop);
+    if (this.#running && this.#runner) this.#runner.kick({ user, heads });
+    else void this.#o.store.release(user, this.#token()).catch(() => undefined);
   }
 
-  /** Drains a lane: `heads` are its first events as last read (only this loop removes any). */
-  async #work(user: string, first: Head[], st: LaneState): Promise<void> {
-    let heads: Head[] = first;
+  /** Drains a lane: `heads` are its first events as last read (only this drain removes any). */
+  async #work(lane: Lane, run: LaneRun<Lane>): Promise<void> {
+    const { user } = lane;
+    let heads: Head[] = lane.heads;
     let holding = true;
+    let stepped = false;
     try {
-      while (heads.length > 0 && this.#running && !st.lost) {
+      while (heads.length > 0 && !run.stopped) {
+        // A retry's backoff is waited out without a slot; between steps the slot goes to the
+        // lanes waiting for one, so users share the POSTs first come first served.
         const wait = (heads[0]?.dueMs ?? 0) - Date.now();
-        if (wait > 0) await this.#sleep(st, wait);
-        if (!this.#running || st.lost) break;
+        if ((wait > 0 || stepped) && !(await run.pause(wait))) break;
+        stepped = true;
         const r: FinishResult | Head[] = await this.#attempt(user, heads);
         if (Array.isArray(r)) {
           heads = r; // failed: the head again, later
         } else if (r.lane === 'next') {
-          st.kick = undefined;
+          run.dropKick();
           heads = r.next;
         } else if (r.lane === 'lost') {
           holding = false;
           heads = [];
         } else {
           // Released in the same step as the lane was found empty: heads stored meanwhile by this
-          // replica (which took the fresh lease) were handed to this loop, not to a new one.
-          heads = st.kick ?? [];
-          st.kick = undefined;
+          // replica (which took the fresh lease) were handed to this drain, not to a new one.
+          heads = run.again()?.heads ?? [];
           holding = heads.length > 0;
-          if (!holding) this.#lanes.delete(user);
         }
       }
     } finally {
       // Token-checked: a lease another replica holds is left alone.
-      if (holding || st.lost) await this.#o.store.release(user, this.#token);
+      if (holding || run.lost) await this.#o.store.release(user, this.#token());
     }
   }
 
@@ -241,16 +242,11 @@ export class Dispatcher {
     const first = sent[0];
     if (!first) return [];
     const attempt = first.h.attempts + 1;
-    await this.#slot();
-    let r;
-    try {
-      if (!this.#running || !this.#sender) return heads;
-      r = await this.#sender.post(sent.length === 1
-        ? { eventId: first.h.eventId, type: (JSON.parse(first.body) as { type: string }).type, body: first.body, attempt }
-        : { type: 'batch', body: batchBody(sent.map((x) => x.body)), attempt, count: sent.length });
-    } finally {
-      this.#unslot();
-    }
+    const sender = this.#sender;
+    if (!this.#running || !sender) return heads;
+    const r = await sender.post(sent.length === 1
+      ? { eventId: first.h.eventId, type: (JSON.parse(first.body) as { type: string }).type, body: first.body, attempt }
+      : { type: 'batch', body: batchBody(sent.map((x) => x.body)), attempt, count: sent.length });
     const eventId = first.h.eventId;
     if (r.ok) {
       this.#log.debug({ eventId, user, attempt, events: sent.length, status: r.status }, 'webhook event acknowledged');
@@ -272,39 +268,15 @@ export class Dispatcher {
     return r;
   }
 
-  async #renew(): Promise<void> {
-    const users = [...this.#lanes.keys()];
+  /** Extends the leases of `users`; → those found lost (the runner tells their drains). */
+  async #renew(users: string[]): Promise<string[]> {
+    const lost: string[] = [];
     for (let i = 0; i < users.length; i += 500) {
-      for (const user of await this.#o.store.renew(users.slice(i, i + 500), this.#token, this.#leaseMs)) {
-        const st = this.#lanes.get(user);
-        if (!st) continue;
+      for (const user of await this.#o.store.renew(users.slice(i, i + 500), this.#token(), this.#leaseMs)) {
         this.#log.info({ user }, 'webhook lane lease not ours any more (expired, taken by another replica, or released and taken again); the lane is taken again if free');
-        st.lost = true;
-        st.wake?.();
+        lost.push(user);
       }
     }
-  }
-
-  #sleep(st: LaneState, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        st.wake = undefined;
-        resolve();
-      }
-      st.wake = done;
-    });
-  }
-
-  /** Waits for one of `concurrency` POST slots (released at once when stopping). */
-  async #slot(): Promise<void> {
-    while (this.#slots >= this.#o.concurrency && this.#running) await new Promise<void>((r) => this.#slotWaiters.push(r));
-    this.#slots++;
-  }
-
-  #unslot(): void {
-    this.#slots--;
-    this.#slotWaiters.shift()?.();
+    return lost;
   }
 }

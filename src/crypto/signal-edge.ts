@@ -70,17 +70,14 @@ export class SignalEdge {
     });
   }
 
-  /** Whether there is a session that can encrypt (one read, without the lock). */
-  async hasSession(store: RedisSignalStore, peer: string): Promise<boolean> {
-    const rec = await store.sessions.getSession(signalAddress(peer));
-    return rec !== null && rec.hasCurrentState();
-  }
-
   encrypt(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted> {
     return this.#unit(store, peer, (u) => encryptIn(u, local, peer, plaintext));
   }
 
-  /** Encrypts if there is a session (hasSession + encrypt in one unit); undefined if there is none. */
+  /**
+   * Encrypts if there is a session that can encrypt; undefined if there is none. The check and the
+   * encryption are one unit under the lock: a separate check could be stale by the time it is used.
+   */
   encryptIfSession(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted | undefined> {
     return this.#unit(store, peer, async (u) => (u.hasCurrentSession() ? encryptIn(u, local, peer, plaintext) : undefined));
   }

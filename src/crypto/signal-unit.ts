@@ -233,7 +233,7 @@ export class SignalUnit implements LockIo<SignalUnit> {
     this.kyberPreKeys = new UnitKyberPreKeys(s);
   }
 
-  /** Whether the peer has a session that can encrypt (as SignalEdge.hasSession), from what ACQUIRE read. */
+  /** Whether the peer has a session that can encrypt, from what ACQUIRE read (no second read under the lock). */
   hasCurrentSession(): boolean {
     const bytes = this.#s.sessionBytes();
     return bytes !== null && SessionRecord.deserialize(bytes).hasCurrentState();

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { MessageStatus } from '../../adapters/contract.ts';
 import { HubSessionError, HubTimeoutError, type HubConnection } from '../hub/connection.ts';
 import { BullConnections } from './bull.ts';
-import { LaneRunner, LEASE_MS } from './lanes.ts';
+import { LaneRunner, LEASE_MS, type LaneRun } from './lanes.ts';
 import { OutboundAttempt, PermanentFailure, REASON_TEXT, SessionGone, type OutboundJob, type OutboundWorkerOptions } from './outbound-attempt.ts';
 import type { OutboundRecord } from './outbox.ts';
 
@@ -25,6 +25,11 @@ type Step =
   /** Handed to the replica holding the sender's hub session (the lane is released). */
   | { kind: 'forwarded' };
 
+/** A conversation lane, as kicked: the message to start with (its head then). */
+type Lane = Pick<OutboundJob, 'user' | 'peer' | 'id'>;
+
+const laneKey = (l: { user: string; peer: string }): string => `${l.user}|${l.peer}`;
+
 export class OutboundDelivery {
   /** Retries: a message whose attempt must wait (backoff, 429, hub unreachable, hold) becomes a job. */
   readonly queue: Queue<OutboundJob>;
@@ -32,7 +37,7 @@ export class OutboundDelivery {
   readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0, hubUnavailable: 0, reopened: 0, forwarded: 0 };
   readonly #worker: Worker<OutboundJob>;
   readonly #o: OutboundWorkerOptions;
-  readonly #runner: LaneRunner;
+  readonly #runner: LaneRunner<Lane>;
   readonly #bull: BullConnections;
   readonly #attempt: OutboundAttempt;
   #sweeper: NodeJS.Timeout | undefined;
@@ -44,9 +49,10 @@ export class OutboundDelivery {
     this.#o = o;
     this.#bull = new BullConnections(o.redis);
     this.#attempt = new OutboundAttempt(o, this.counters);
-    this.#runner = new LaneRunner({
+    this.#runner = new LaneRunner<Lane>({
+      key: laneKey,
       concurrency: o.concurrency,
-      drain: (lane, again) => this.#drain(lane, again),
+      drain: (lane, run) => this.#drain(lane, run),
       renew: (lanes) => o.outbox.renew(lanes, this.#runner.token, LEASE_MS),
       renewMs: LEASE_MS / 3,
       logger: o.logger,
@@ -132,7 +138,7 @@ export class OutboundDelivery {
   async sweep(): Promise<number> {
     let held = 0;
     for (const h of await this.#o.outbox.laneHeads()) {
-      if (this.#runner.has(h.user, h.peer)) continue;
+      if (this.#runner.has(laneKey(h))) continue;
       if (await this.#o.outbox.leased(h.user, h.peer)) {
         held++;
         continue;
@@ -190,7 +196,7 @@ export class OutboundDelivery {
   }
 
   /** Drains a lane in this process: one message after the other while each goes through. */
-  async #drain(lane: OutboundJob, again: () => boolean): Promise<void> {
+  async #drain(lane: Lane, run: LaneRun<Lane>): Promise<void> {
     const { user, peer } = lane;
     const token = this.#runner.token;
     let id: string | undefined = lane.id;
@@ -204,14 +210,14 @@ export class OutboundDelivery {
         else await this.queue.add('send', { user, peer, id, ...(step.err ? { prior: 1 } : {}) }, { jobId: id, delay: step.delayMs, ...(step.err ? { attempts: this.#o.maxAttempts - 1 } : {}) });
         return this.#o.outbox.release(user, peer, token);
       }
-      id = step.next ?? (again() ? await this.#o.outbox.head(user, peer) : undefined);
+      id = step.next ?? (run.again() ? await this.#o.outbox.head(user, peer) : undefined);
     }
   }
 
   /** A retry job: one step on its message; the lane goes on in process after it. */
   async #process(job: Job<OutboundJob>, token: string | undefined): Promise<void> {
     const { user, peer } = job.data;
-    const step = this.#runner.has(user, peer) ? ({ kind: 'busy' } as const) : await this.#step(job.data);
+    const step = this.#runner.has(laneKey(job.data)) ? ({ kind: 'busy' } as const) : await this.#step(job.data);
     if (step.kind === 'next') {
       if (step.next) this.kick({ user, peer, id: step.next });
       return;

@@ -1,55 +1,28 @@
-// The simulated hub users. Every device is a SimDevice (a real libsignal client). A device that
-// gets an `enc` decrypts it (serialized per device), decodes the content (spec 11; content whose id
-// differs from the stanza's is dropped), fetches and verifies media through the proxy, records
-// the result in the user's inbox, and follows the user's script: delivery receipts from that
-// device, then — once per message and user, after delay_ms — a read receipt and an echo reply.
-// An undecryptable enc is answered with a retry receipt (count 1, then with <keys> from count 2,
-// never beyond 5; spec 6.2). What a user sends is kept 24 h to answer a provider client's retry
-// receipts by re-encrypting the same plaintext after a fresh session from a new bundle.
-// Bench mode (config `simulation.decrypt_sample_rate` < 1): only a sample of sessions is decrypted,
-// the rest is counted, so that the simulated users do not eat the CPU of what is measured.
-import { createHash } from 'node:crypto';
-import type { Logger } from 'pino';
-import { MEDIA_KINDS, decodeContent, deviceAddress, encodeContent, newId, parseAddress, userOf } from '../protocol/index.ts';
-import type { Content, Enc, KeyBundle, MediaKind, MessageType, ReceiptStanza, ReceiptType, Stanza } from '../protocol/index.ts';
+// The simulated hub users: their devices, inboxes and received receipts, and what they send.
+// Every device is a SimDevice (a real libsignal client). What a device does with an enc it gets
+// (decrypt, inbox, the user's script, retry receipts) is sim-receive.ts; deliveries are serialized
+// per device here. What a user sends is kept 24 h to answer a provider client's retry receipts by
+// re-encrypting the same plaintext after a fresh session from a new bundle.
+import { MEDIA_KINDS, deviceAddress, encodeContent, newId, parseAddress } from '../protocol/index.ts';
+import type { KeyBundle, ReceiptStanza, ReceiptType } from '../protocol/index.ts';
 import type { Directory, HubUser, Script, ThirdParty } from './directory.ts';
-import { MediaError, decryptMedia, fetchCapped } from './media.ts';
 import type { MediaStore } from './media.ts';
-import { BoundedList, summarize } from './sim-inbox.ts';
+import { BoundedList } from './sim-inbox.ts';
 import type { InboxEntry, ReceivedReceipt } from './sim-inbox.ts';
 import { SimDevice } from './sim-device.ts';
+import { MAX_RETRY, SimReceiver } from './sim-receive.ts';
+import type { ReceiveEnv, RoutedEnc } from './sim-receive.ts';
 import { SentStore, SerialChains, composeContent, encryptFor, hubMessage } from './sim-support.ts';
 import type { OutgoingMedia, SentRecord } from './sim-support.ts';
 import type { Counters } from './stats.ts';
-import type { Timers } from './timers.ts';
 
-export interface SimEnv {
+export interface SimEnv extends ReceiveEnv {
   directory: Directory;
-  timers: Timers;
-  logger: Logger;
   media: MediaStore;
   mediaUrl(token: string): string;
-  maxMediaBytes(kind: MediaKind): number;
-  signal: AbortSignal;
   counters: Counters;
-  /** Routes a stanza to a provider user (faults gate, mailbox, push). */
-  toProvider(user: string, stanza: Stanza): void;
   /** Hands a provider user's bundle to a hub user: consumes one-time keys, makes them contacts. */
   providerBundle(hubUser: string, providerUser: string): KeyBundle | undefined;
-  /** Share of sessions decrypted in full (config `simulation.decrypt_sample_rate`); default 1. */
-  decryptSampleRate?: number;
-}
-
-/** An enc routed to one hub device. */
-export interface RoutedEnc {
-  id: string;
-  from: string;
-  participant: string;
-  type: MessageType;
-  t: number;
-  enc: Enc;
-  sentAtMs: number;
-  offline: boolean;
 }
 
 export interface SendRequest {
@@ -65,8 +38,6 @@ export type InboxObserver = (jid: string, entry: InboxEntry) => void;
 
 export type SimResult<T> = ({ ok: true } & T) | { ok: false; status: 400 | 403 | 404 | 413; error: string; field?: string };
 
-/** Spec 6.2: stop after count 5. */
-const MAX_RETRY = 5;
 const MAX_LIST = 10_000;
 /** A simulated device tops up its one-time prekeys when fewer than this are left. */
 const REFILL_BELOW = 5;
@@ -78,13 +49,20 @@ export class SimUsers {
   readonly #receipts = new Map<string, BoundedList<ReceivedReceipt>>();
   readonly #sent = new SentStore();
   readonly #chains: SerialChains;
-  readonly #handled = new Map<string, Set<string>>();
-  readonly #retryCounts = new Map<string, number>();
   readonly #observers = new Set<InboxObserver>();
+  readonly #receiver: SimReceiver;
 
   constructor(env: SimEnv) {
     this.#env = env;
     this.#chains = new SerialChains(env.logger);
+    this.#receiver = new SimReceiver(env, {
+      device: (user, n) => this.device(user, n),
+      record: (jid, entry) => {
+        list(this.#inbox, jid).push(entry);
+        for (const fn of this.#observers) fn(jid, entry);
+      },
+      send: (user, req) => this.send(user, req),
+    });
   }
 
   async createUser(u: { digits: string; name?: string; devices: number[]; thirdParty: ThirdParty; script: Script }): Promise<HubUser> {
@@ -136,7 +114,7 @@ export class SimUsers {
 
   /** Hands an enc to one device; processed in order per device. */
   deliver(user: HubUser, n: number, m: RoutedEnc): void {
-    this.#chains.run(deviceAddress(user.jid, n), () => this.#receive(user, n, m));
+    this.#chains.run(deviceAddress(user.jid, n), () => this.#receiver.receive(user, n, m));
   }
 
   inbox(jid: string): InboxEntry[] {
@@ -219,7 +197,7 @@ export class SimUsers {
     const n = user.devices[0];
     const [first, ...rest] = ids;
     if (n === undefined || first === undefined) return { ok: false, status: 400, error: 'ids must not be empty', field: 'ids' };
-    const r: ReceiptStanza = { kind: 'receipt', id: first, from: user.jid, participant: deviceAddress(user.jid, n), type, t: nowS() };
+    const r: ReceiptStanza = { kind: 'receipt', id: first, from: user.jid, participant: deviceAddress(user.jid, n), type, t: Math.floor(Date.now() / 1000) };
     if (rest.length > 0) r.list = rest;
     this.#env.toProvider(to, r);
     return { ok: true, sent: ids.length };
@@ -243,102 +221,6 @@ export class SimUsers {
       this.#env.toProvider(from, s);
     });
   }
-
-  async #receive(user: HubUser, n: number, m: RoutedEnc): Promise<void> {
-    const dev = this.device(user, n);
-    const entry: InboxEntry = {
-      id: m.id, from: userOf(m.participant), participant: m.participant, device: n, t: m.t,
-      received_at_ms: 0, sent_at_ms: m.sentAtMs, offline: m.offline, decrypted: false,
-      ...(m.enc.count === undefined ? {} : { count: m.enc.count }),
-    };
-    const record = (): void => {
-      entry.received_at_ms = Date.now();
-      list(this.#inbox, user.jid).push(entry);
-      for (const fn of this.#observers) fn(user.jid, entry);
-    };
-    if (dev === undefined) {
-      entry.error = 'no-such-device';
-      return record();
-    }
-    if (!(await this.#mustDecrypt(dev, m.participant))) {
-      // bench mode: counted; a delivery receipt per script, nothing that needs the content
-      entry.skipped = true;
-      record();
-      if (user.script.receipts) this.#env.toProvider(m.from, { kind: 'receipt', id: m.id, from: user.jid, participant: dev.address, type: 'delivery', t: nowS() });
-      return;
-    }
-    let content: Content;
-    try {
-      content = decodeContent(await dev.decrypt(m.participant, m.enc));
-    } catch (err) {
-      entry.error = err instanceof Error ? `${err.name}: ${err.message}` : 'undecryptable';
-      record();
-      return this.#askRetry(user, dev, m);
-    }
-    entry.decrypted = true;
-    this.#retryCounts.delete(`${dev.address}|${m.from}|${m.id}`);
-    if (content.id !== m.id) {
-      // spec 5/11: acked (by the hub) and dropped, no delivery receipt, no retry receipt
-      entry.error = 'content-id-mismatch';
-      return record();
-    }
-    entry.content = summarize(content);
-    if (content.media !== undefined) {
-      try {
-        const limit = this.#env.maxMediaBytes(content.media.kind) + 16;
-        decryptMedia(content.media, await fetchCapped(content.media.url, limit, this.#env.signal));
-      } catch (err) {
-        entry.error = `media: ${err instanceof MediaError ? err.message : 'failed'}`;
-      }
-    }
-    record();
-    this.#afterReceive(user, dev, n, m, content);
-  }
-
-  #afterReceive(user: HubUser, dev: SimDevice, n: number, m: RoutedEnc, content: Content): void {
-    const { script } = user;
-    if (script.receipts) this.#env.toProvider(m.from, { kind: 'receipt', id: m.id, from: user.jid, participant: dev.address, type: 'delivery', t: nowS() });
-    const handled = this.#handled.get(user.jid) ?? new Set<string>();
-    this.#handled.set(user.jid, handled);
-    const key = `${m.from}|${m.id}`;
-    if (handled.has(key) || (!script.read && !script.echo)) return;
-    handled.add(key);
-    if (handled.size > MAX_LIST) handled.delete(handled.values().next().value ?? '');
-    const act = async (): Promise<void> => {
-      if (script.read) this.#env.toProvider(m.from, { kind: 'receipt', id: m.id, from: user.jid, participant: dev.address, type: 'read', t: nowS() });
-      const text = content.text ?? (content.media === undefined ? undefined : `[${content.media.kind} ${content.media.size} bytes]`);
-      if (script.echo && text !== undefined) {
-        const r = await this.send(user, { to: m.from, text: `echo: ${text}`, from_device: n });
-        if (!r.ok) this.#env.logger.debug({ user: user.jid, error: r.error }, 'echo not sent');
-      }
-    };
-    if (script.delay_ms > 0) this.#env.timers.after(script.delay_ms, act, (err) => this.#env.logger.warn({ err }, 'scripted action failed'));
-    else void act().catch((err: unknown) => this.#env.logger.warn({ err }, 'scripted action failed'));
-  }
-
-  /**
-   * Bench mode: a session outside the sample is decrypted only while the device has none with the
-   * peer (its first message opens it). The sample is fixed per (device, peer), from a hash.
-   */
-  async #mustDecrypt(dev: SimDevice, peer: string): Promise<boolean> {
-    const rate = this.#env.decryptSampleRate ?? 1;
-    if (rate >= 1 || inSample(dev.address, peer, rate)) return true;
-    return !(await dev.hasSession(peer));
-  }
-
-  /** Spec 6.2: count 1, then with a fresh bundle in <keys> from count 2 on; never beyond 5. */
-  #askRetry(user: HubUser, dev: SimDevice, m: RoutedEnc): void {
-    const k = `${dev.address}|${m.from}|${m.id}`;
-    const count = (this.#retryCounts.get(k) ?? 0) + 1;
-    if (count > MAX_RETRY) return;
-    this.#retryCounts.set(k, count);
-    const r: ReceiptStanza = {
-      kind: 'receipt', id: m.id, from: user.jid, participant: dev.address, type: 'retry', t: nowS(),
-      retry: { count, t: m.t }, registration: dev.registrationId,
-    };
-    if (count >= 2) r.keys = dev.takeBundle();
-    this.#env.toProvider(m.from, r);
-  }
 }
 
 function list<T>(m: Map<string, BoundedList<T>>, jid: string): BoundedList<T> {
@@ -348,11 +230,4 @@ function list<T>(m: Map<string, BoundedList<T>>, jid: string): BoundedList<T> {
     m.set(jid, l);
   }
   return l;
-}
-
-const nowS = (): number => Math.floor(Date.now() / 1000);
-
-/** Whether the session (device, peer) is in a sample of share `rate` (stable: from a hash). */
-function inSample(device: string, peer: string, rate: number): boolean {
-  return createHash('sha256').update(`${device}|${peer}`).digest().readUInt32BE(0) / 2 ** 32 < rate;
 }

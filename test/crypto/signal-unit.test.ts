@@ -118,7 +118,10 @@ describe('Signal unit of work', () => {
     const first = await edge.startSessionAndEncrypt(x.store, x.address, y.address, bundleFrom(y.upload, 1), enc.encode('first'));
     expect(first.type).toBe('pkmsg');
     expect(dec.decode(await edge.decrypt(y.store, y.address, x.address, first))).toBe('first');
-    expect(await edge.hasSession(x.store, y.address)).toBe(true);
+    // The session was kept: the next message goes out without a bundle.
+    const second = await edge.encryptIfSession(x.store, x.address, y.address, enc.encode('second'));
+    if (second === undefined) throw new Error('no session after startSessionAndEncrypt');
+    expect(dec.decode(await edge.decrypt(y.store, y.address, x.address, second))).toBe('second');
   });
 
   it('a holder whose lock expired writes nothing and fails; the session stays usable', async () => {
