@@ -102,12 +102,22 @@ export interface Capabilities {
   features: string[];
 }
 
+/** One message of `CoreApi.submitMany`. */
+export type SubmitOutcome = { messageId: string; duplicate: boolean } | { refused: { field: string; message: string } };
+
 /** What the core offers a connector. */
 export interface CoreApi {
   /** The provider id the hub assigned (`birdy`). */
   readonly providerId: string;
   /** Queues a message; resolves once it is stored durably. A repeat key answers duplicate: true. */
   submit(adapterId: string, m: OutboundMessage): Promise<{ messageId: string; duplicate: boolean }>;
+  /**
+   * Several messages in one durable write, in the given order (one conversation's messages keep
+   * it); resolves once every accepted one is stored. Per message: accepted (a repeat key answers
+   * duplicate: true) or refused as the sender's error (what `submit` throws as SubmitError), with
+   * nothing stored for it. Optional: a connector falls back to one `submit` per message.
+   */
+  submitMany?(adapterId: string, ms: ReadonlyArray<OutboundMessage>): Promise<SubmitOutcome[]>;
   /** The status history of a message. */
   statuses(adapterId: string, idempotencyKeyOrMessageId: string): Promise<MessageStatus[] | undefined>;
   /** Opt a provider user in (keys, upload, enlist) or out (delist); its hub traffic then goes to this adapter. */

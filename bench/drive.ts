@@ -14,6 +14,11 @@ export interface DriveOptions {
   deadlineMs: number;
   /** Starts message i; resolves with its id (which may be learnt only after it arrived). */
   start(i: number): Promise<string>;
+  /**
+   * Closed loop only: messages are started `batch` at a time (the last group may be smaller) with
+   * `startMany(first, n)`, which resolves with their ids in order; each is timed from its group's start.
+   */
+  batch?: { size: number; startMany(first: number, n: number): Promise<string[]> };
 }
 
 export interface DriveResult {
@@ -88,8 +93,27 @@ export class Driver {
         clearInterval(timer);
         resolve();
       };
+      const startGroup = (b: NonNullable<DriveOptions['batch']>): void => {
+        const first = next;
+        const n = Math.min(b.size, o.count - first);
+        next += n;
+        const at = Date.now();
+        if (this.#firstStart === 0) this.#firstStart = at;
+        b.startMany(first, n).then(
+          (ids) => {
+            for (const id of ids) this.#started(id, at);
+          },
+          () => {
+            this.#failed += n;
+            this.#onProgress();
+          },
+        );
+      };
       const pump = (): void => {
-        if (o.window !== undefined) while (next < o.count && next - done() < o.window) startOne();
+        if (o.window !== undefined && o.batch) {
+          const b = o.batch;
+          while (next < o.count && next - done() + Math.min(b.size, o.count - next) <= o.window) startGroup(b);
+        } else if (o.window !== undefined) while (next < o.count && next - done() < o.window) startOne();
         if (done() >= o.count || Date.now() > deadline) finish();
       };
       this.#onProgress = pump;

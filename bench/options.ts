@@ -21,10 +21,12 @@ export interface BenchOptions {
   deadlineMs: number;
   /** Encrypted Matrix events per sample of the Matrix path (bench/matrix.ts); 0 skips it. */
   matrix: number;
+  /** Messages per POST /v1/messages/batch of the batched outbound line; 0 skips it. */
+  batch: number;
 }
 
 export const USAGE = `npm run bench -- [--quick] [--json] [--profile] [--samples N] [--sessions N]
-                  [--providers N] [--hub-users N] [--decrypt-sample-rate R] [--matrix N]
+                  [--providers N] [--hub-users N] [--decrypt-sample-rate R] [--matrix N] [--batch N]
 
   --quick                 about 30 s: one sample each, smaller runs, 2,000 sessions
   --json                  the results as JSON on stdout (progress stays on stderr)
@@ -36,6 +38,8 @@ export const USAGE = `npm run bench -- [--quick] [--json] [--profile] [--samples
   --decrypt-sample-rate R share of hub-device sessions the mock hub decrypts in full (default 0.1)
   --matrix N              encrypted Matrix events per sample of the Matrix path (default 2,000;
                           quick 1,000); 0 skips the Matrix path
+  --batch N               messages per POST /v1/messages/batch of the batched outbound line
+                          (default 50; at most 100, the adapter's default limit); 0 skips it
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -51,6 +55,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'hub-users': { type: 'string' },
       'decrypt-sample-rate': { type: 'string' },
       matrix: { type: 'string' },
+      batch: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -82,5 +87,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     pacedRate: 1000,
     deadlineMs: quick ? 60_000 : 120_000,
     matrix: int(values.matrix, quick ? 1000 : 2000, 0, 20_000, 'matrix'),
+    batch: int(values.batch, 50, 0, 100, 'batch'),
   };
 }

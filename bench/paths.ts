@@ -22,6 +22,8 @@ export interface RunOptions {
   deadlineMs: number;
   /** Called right before the first message starts (after inbound messages were encrypted ahead). */
   beforeStart?: () => void;
+  /** Outbound, closed loop: messages per POST /v1/messages/batch instead of one POST /v1/messages each. */
+  batch?: number;
 }
 
 /** What the hub's devices did with what arrived (bench mode decrypts a sample of sessions). */
@@ -51,19 +53,36 @@ export async function outbound(stack: Stack, o: RunOptions): Promise<DriveResult
   });
   try {
     o.beforeStart?.();
+    const key = (i: number): string => `bench-${process.pid}-${run}-${i}`;
+    const { batch, ...run0 } = o;
     const result = await driver.run({
-      ...o,
+      ...run0,
       start: async (i) => {
         const { provider, hubUser } = lane(stack, i);
-        const r = await stack.api.send('POST', '/v1/messages', { from: provider, to: hubUser.jid, text: BENCH_TEXT }, { 'idempotency-key': `bench-${process.pid}-${run}-${i}` });
+        const r = await stack.api.send('POST', '/v1/messages', { from: provider, to: hubUser.jid, text: BENCH_TEXT }, { 'idempotency-key': key(i) });
         if (r.status !== 202 || typeof r.body.message_id !== 'string') throw new Error(`POST /v1/messages answered ${r.status}`);
         return r.body.message_id;
       },
+      ...(batch !== undefined ? { batch: { size: batch, startMany: (first: number, n: number) => sendBatch(stack, first, n, key) } } : {}),
     });
     return { ...result, hub };
   } finally {
     stop();
   }
+}
+
+/** Messages first … first+n−1 in one POST /v1/messages/batch; their ids in order. */
+async function sendBatch(stack: Stack, first: number, n: number, key: (i: number) => string): Promise<string[]> {
+  const messages = Array.from({ length: n }, (_, k) => {
+    const { provider, hubUser } = lane(stack, first + k);
+    return { idempotency_key: key(first + k), from: provider, to: hubUser.jid, text: BENCH_TEXT };
+  });
+  const r = await stack.api.send('POST', '/v1/messages/batch', { messages });
+  const results = r.body.results as Array<{ status: string; message_id?: string }> | undefined;
+  if (r.status !== 200 || results?.length !== n || results.some((x) => x.status !== 'queued' || typeof x.message_id !== 'string')) {
+    throw new Error(`POST /v1/messages/batch answered ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+  }
+  return results.map((x) => x.message_id as string);
 }
 
 export async function inbound(stack: Stack, o: RunOptions): Promise<DriveResult> {
@@ -77,8 +96,9 @@ export async function inbound(stack: Stack, o: RunOptions): Promise<DriveResult>
   stack.receiver.observe((id, at) => driver.arrived(id, at));
   try {
     o.beforeStart?.();
+    const { batch: _outboundOnly, ...run0 } = o;
     return await driver.run({
-      ...o,
+      ...run0,
       start: async (i) => {
         const p = prepared[i];
         if (p === undefined || !p.ok) throw new Error(`hub send ${i} not prepared: ${p && !p.ok ? p.error : 'missing'}`);

@@ -62,10 +62,13 @@ export class Phases {
     return r;
   }
 
-  /** One closed-loop throughput sample of `count` messages. */
-  async throughput(dir: Direction, count: number, window = 512): Promise<PathSample> {
+  /**
+   * One closed-loop throughput sample of `count` messages; outbound with `batch`, the load generator
+   * POSTs that many messages per request to /v1/messages/batch (kept out of the profile's windows).
+   */
+  async throughput(dir: Direction, count: number, window = 512, batch?: number): Promise<PathSample> {
     let from = 0;
-    const r = await this.#drive(dir, { count, window }, () => {
+    const r = await this.#drive(dir, { count, window, ...(batch !== undefined ? { batch } : {}) }, () => {
       void this.#redis.client.config('RESETSTAT');
       this.#cpu.start();
       from = monoMicros();
@@ -73,7 +76,7 @@ export class Phases {
     const to = monoMicros();
     const cpu = this.#cpu.stop();
     const cmds = Object.values(await commandStats(this.#redis.client)).reduce((a, b) => a + b, 0);
-    this.windows[dir].push([from, to]);
+    if (batch === undefined) this.windows[dir].push([from, to]);
     const per = Math.max(1, r.arrived);
     return {
       count, arrived: r.arrived, failed: r.failed, rate: r.rate, p50: r.p50, p99: r.p99, max: r.max,

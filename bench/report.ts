@@ -41,6 +41,8 @@ export interface BenchResult {
   hubMode: { decryptSampleRate: number; note: string; decrypted: number; skipped: number; errors: number };
   ceilings: { libsignalEncrypt: Ceiling; libsignalDecrypt: Ceiling; bullmq: Ceiling; ciphertextBytes: number };
   outbound: PathFigures & { ratio: number };
+  /** The outbound path with `batch` messages per POST /v1/messages/batch (absent with --batch 0). */
+  outboundBatched?: PathFigures & { ratio: number; batch: number };
   inbound: PathFigures & { ratio: number };
   paced: { outbound: PacedFigures; inbound: PacedFigures };
   /** At a light load: the latency of the path itself. */
@@ -104,10 +106,14 @@ export function formatText(r: BenchResult): string {
   L.push(`  BullMQ add + process, concurrency 32, same Redis ${n0(c.bullmq.median).padStart(12)}   ${pct(c.bullmq.spread).padStart(6)}`);
   L.push('');
   L.push('Paths (closed loop, 512 in flight)      msg/s  × libsignal  × BullMQ  spread   p50 ms   p99 ms   CPU µs/msg: causeway  redis  bench   redis cmds/msg');
-  for (const [label, p] of [['outbound: POST → hub device', r.outbound], ['inbound: hub send → webhook', r.inbound]] as const) {
+  const paths: Array<[string, PathFigures & { ratio: number }]> = [['outbound: POST → hub device', r.outbound]];
+  if (r.outboundBatched) paths.push([`outbound, BATCHED ${r.outboundBatched.batch}/POST`, r.outboundBatched]);
+  paths.push(['inbound: hub send → webhook', r.inbound]);
+  for (const [label, p] of paths) {
     const u = p.cpuUsPerMsg;
     L.push(`  ${label.padEnd(32)} ${n0(p.rate).padStart(8)} ${n2(p.ratio).padStart(11)} ${n2(p.rate / c.bullmq.median).padStart(9)} ${pct(p.spread).padStart(8)} ${n0(p.p50).padStart(8)} ${n0(p.p99).padStart(8)}   ${n0(u.causeway ?? NaN).padStart(20)} ${n0(u.redis ?? NaN).padStart(6)} ${n0(u.bench ?? NaN).padStart(6)}   ${n0(p.redisCommandsPerMsg).padStart(14)}`);
   }
+  if (r.outboundBatched) L.push(`  (batched: the same path, the load generator POSTing ${r.outboundBatched.batch} messages per /v1/messages/batch request instead of one per /v1/messages)`);
   L.push('  (closed-loop latency is queueing at saturation; the paced figures below are the latency a message sees)');
   L.push('');
   L.push('Latency at a paced rate (open loop)      rate/s   p50 ms   p99 ms   max ms   Causeway loop delay p99/max ms, GC ms (major)');

@@ -10,7 +10,7 @@ import { loadProfile, sliceProfile } from './cpu-profile.ts';
 import { median, spread } from './measure.ts';
 import { parseOptions } from './options.ts';
 import { warmUp } from './paths.ts';
-import { Phases, figures, type Direction, type PathSample } from './phases.ts';
+import { Phases, figures, type Direction, type PathFigures, type PathSample } from './phases.ts';
 import { formatText, judge, type BenchResult, type Ceiling, type PacedFigures } from './report.ts';
 import { startRedis, type BenchRedis } from './redis-server.ts';
 import { matrixBench, type MatrixFigures } from './matrix.ts';
@@ -69,6 +69,20 @@ async function main(): Promise<number> {
     }
     const out = figures(throughput.outbound);
     const inb = figures(throughput.inbound);
+
+    // The same outbound path, the load generator handing over o.batch messages per request.
+    let batched: PathFigures | undefined;
+    if (o.batch > 0) {
+      const samples: PathSample[] = [];
+      let count = o.quick ? 1000 : 2000;
+      for (let k = 0; k < o.samples; k++) {
+        log(`outbound throughput, batched by ${o.batch}, sample ${k + 1}/${o.samples}: ${count} messages`);
+        const r = await phases.throughput('outbound', count, 512, o.batch);
+        samples.push(r);
+        count = Math.min(40_000, Math.max(500, Math.round(r.rate * o.sampleSeconds)));
+      }
+      batched = figures(samples);
+    }
 
     // The target's rate, or 80% of the measured throughput if that is less; and a light load
     // (a quarter of it, at most 100/s) for the latency of the path itself, without queueing.
@@ -141,6 +155,7 @@ async function main(): Promise<number> {
       },
       ceilings: { libsignalEncrypt: ceiling(ls.encrypt), libsignalDecrypt: ceiling(ls.decrypt), bullmq: ceiling(bq), ciphertextBytes: ls.bytes },
       outbound: { ...out, ratio: out.rate / median(ls.encrypt) },
+      ...(batched ? { outboundBatched: { ...batched, ratio: batched.rate / median(ls.encrypt), batch: o.batch } } : {}),
       inbound: { ...inb, ratio: inb.rate / median(ls.encrypt) },
       paced,
       light,

@@ -4,7 +4,7 @@
 // beyond the connector table.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Connector, CoreApi, InboundMessage, MessageStatus, Notice, OutboundMessage } from '../adapters/contract.ts';
+import type { Connector, CoreApi, InboundMessage, MessageStatus, Notice, OutboundMessage, SubmitOutcome } from '../adapters/contract.ts';
 import type { MediaKind, MediaRef } from './protocol/index.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import { PeerLock } from './crypto/peer-lock.ts';
@@ -20,7 +20,7 @@ import type { SessionManager } from './hub/sessions.ts';
 import type { Metrics } from './metrics.ts';
 import type { PolicyConfig } from './config/policy-schema.ts';
 import { downgradeAfter406, downgradeInbound, downgradeOutbound } from './policy/index.ts';
-import type { OutboundRecord, StoredMediaRef } from './delivery/outbox.ts';
+import type { FinalOutcome, OutboundRecord, StoredMediaRef } from './delivery/outbox.ts';
 import type { MediaService } from './media/index.ts';
 import { CoreMedia } from './core-media.ts';
 import { SubmitError } from './submit-error.ts';
@@ -35,6 +35,25 @@ function withoutFileBytes(m: OutboundMessage): OutboundMessage {
 }
 
 export { SubmitError } from './submit-error.ts';
+
+/** What `#prepare` makes of a message: a record to write, or a repeat already known (media messages). */
+type Prepared =
+  | { kind: 'write'; m: OutboundMessage; user: string; record: Omit<OutboundRecord, 'id' | 't'>; final?: FinalOutcome }
+  | { kind: 'repeat'; messageId: string };
+
+/** Messages of one `submitMany` prepared at once: opt-in reads and media fetches overlap, within bounds. */
+const PREPARE_CONCURRENCY = 8;
+
+/** `f` over `items` with at most `limit` calls running; results in the items' order. */
+async function mapLimit<T, R>(items: ReadonlyArray<T>, limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
 
 export interface CoreOptions {
   redis: Redis;
@@ -144,6 +163,39 @@ export class Core implements CoreApi {
   }
 
   async submit(adapterId: string, m: OutboundMessage): Promise<{ messageId: string; duplicate: boolean }> {
+    const p = await this.#prepare(adapterId, m);
+    if (p.kind === 'repeat') return { messageId: p.messageId, duplicate: true };
+    return this.#accepted(p, await this.outbox.submit(p.record, p.final));
+  }
+
+  /**
+   * Several messages in one call (the webhook adapter's batch endpoint): each is checked and
+   * prepared as `submit` does, then every accepted one is written in a single Redis script, in the
+   * given order (so one conversation's messages keep it). A message refused as the sender's error
+   * (SubmitError: not opted in, bad media…) is answered `refused` and nothing of it is stored; the
+   * others go on. Any other failure rejects the call before anything is written.
+   */
+  async submitMany(adapterId: string, ms: ReadonlyArray<OutboundMessage>): Promise<SubmitOutcome[]> {
+    const prepared = await mapLimit(ms, PREPARE_CONCURRENCY, async (m): Promise<Prepared | SubmitError> => {
+      try {
+        return await this.#prepare(adapterId, m);
+      } catch (err) {
+        if (err instanceof SubmitError) return err;
+        throw err;
+      }
+    });
+    const writes = prepared.filter((p): p is Extract<Prepared, { kind: 'write' }> => !(p instanceof SubmitError) && p.kind === 'write');
+    const written = await this.outbox.submitMany(writes.map((p) => ({ record: p.record, ...(p.final ? { final: p.final } : {}) })));
+    const byWrite = new Map(writes.map((p, i) => [p, written[i] as { id: string; duplicate: boolean; head: boolean }]));
+    return prepared.map((p): SubmitOutcome => {
+      if (p instanceof SubmitError) return { refused: { field: p.field, message: p.message } };
+      if (p.kind === 'repeat') return { messageId: p.messageId, duplicate: true };
+      return this.#accepted(p, byWrite.get(p) as { id: string; duplicate: boolean; head: boolean });
+    });
+  }
+
+  /** Checks a message and applies the policy and media pipeline; throws SubmitError for the sender's errors. */
+  async #prepare(adapterId: string, m: OutboundMessage): Promise<Prepared> {
     let user: string;
     try {
       user = this.userAddress(m.from);
@@ -158,27 +210,35 @@ export class Core implements CoreApi {
     // The downgrade policy (spec 11): what the hub does not carry is converted, rejected or dropped.
     const d = downgradeOutbound(m, this.#o.policy, { self: user });
     if (d.kind !== 'send') {
-      const r = await this.outbox.submit({ ...base, message: { idempotencyKey: m.idempotencyKey, from: m.from, to: m.to }, original: withoutFileBytes(m) }, { reason: d.reason, message: d.message });
-      if (!r.duplicate) this.#status({ messageId: r.id, idempotencyKey: m.idempotencyKey, from: m.from, to: m.to, state: 'failed', at: Date.now(), reason: d.reason, message: d.message, certain: true });
-      return { messageId: r.id, duplicate: r.duplicate };
+      return { kind: 'write', m, user, record: { ...base, message: { idempotencyKey: m.idempotencyKey, from: m.from, to: m.to }, original: withoutFileBytes(m) }, final: { reason: d.reason, message: d.message } };
     }
     let media: StoredMediaRef | undefined;
     if (d.message.media !== undefined) {
       // A repeat of an accepted key must not encrypt and host the file again.
       const prior = await this.statuses(adapterId, m.idempotencyKey);
-      if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { messageId: prior[0].messageId, duplicate: true };
+      if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { kind: 'repeat', messageId: prior[0].messageId };
       media = await this.#media.prepare(d.message.media);
     }
     const { media: _media, ...message } = d.message;
-    const r = await this.outbox.submit({
-      ...base,
-      message,
-      ...(m.feature ? { original: withoutFileBytes(m) } : {}),
-      ...(d.fallbacks.length > 0 ? { fallbacks: d.fallbacks, downgraded: d.downgraded } : {}),
-      ...(d.notice ? { notice: d.notice } : {}),
-      ...(media ? { media } : {}),
-    });
-    if (!r.duplicate && r.head) await this.outbound.kick({ user, peer: m.to, id: r.id });
+    return {
+      kind: 'write', m, user,
+      record: {
+        ...base,
+        message,
+        ...(m.feature ? { original: withoutFileBytes(m) } : {}),
+        ...(d.fallbacks.length > 0 ? { fallbacks: d.fallbacks, downgraded: d.downgraded } : {}),
+        ...(d.notice ? { notice: d.notice } : {}),
+        ...(media ? { media } : {}),
+      },
+    };
+  }
+
+  /** After the outbox write: the policy's final status is reported, or the lane is set going. */
+  #accepted(p: Extract<Prepared, { kind: 'write' }>, r: { id: string; duplicate: boolean; head: boolean }): { messageId: string; duplicate: boolean } {
+    const { m, final } = p;
+    if (final) {
+      if (!r.duplicate) this.#status({ messageId: r.id, idempotencyKey: m.idempotencyKey, from: m.from, to: m.to, state: 'failed', at: Date.now(), reason: final.reason, message: final.message, certain: true });
+    } else if (!r.duplicate && r.head) this.outbound.kick({ user: p.user, peer: m.to, id: r.id });
     return { messageId: r.id, duplicate: r.duplicate };
   }
 

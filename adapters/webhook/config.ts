@@ -5,6 +5,7 @@
 // CLI finds it by convention: adapters/<type>/config.ts exports `<camelType>ConfigSchema`.
 import { z } from 'zod';
 import { secretSchema } from '../../src/config/secret.ts';
+import { DEFAULT_MAX_MESSAGES_PER_BATCH } from './schemas.ts';
 
 export const webhookConfigSchema = z
   .object({
@@ -42,6 +43,11 @@ export const webhookConfigSchema = z
      * of them go in one POST as `{"events":[…]}` (event type `batch`). 1: one event per POST.
      */
     max_events_per_post: z.number().int().positive().max(100).default(1),
+    /**
+     * Messages one POST {path_prefix}/messages/batch may carry (1–1000; the 1 MiB body limit
+     * applies as well). A larger batch is refused whole with 413.
+     */
+    max_messages_per_batch: z.number().int().positive().max(1000).default(DEFAULT_MAX_MESSAGES_PER_BATCH),
   })
   .strict();
 

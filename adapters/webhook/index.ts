@@ -76,7 +76,7 @@ export function createWebhookConnector(o: WebhookConnectorOptions): WebhookConne
       core = c;
     },
     routes() {
-      routes ??= createRoutes({ adapterId: o.id, pathPrefix: o.config.path_prefix, apiTokens: o.config.api_tokens, core: () => core, logger: log });
+      routes ??= createRoutes({ adapterId: o.id, pathPrefix: o.config.path_prefix, apiTokens: o.config.api_tokens, core: () => core, logger: log, maxMessagesPerBatch: o.config.max_messages_per_batch });
       return routes;
     },
     start: () => dispatcher.start(),

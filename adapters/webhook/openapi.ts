@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { batchEvent, eventSchemas } from './events.ts';
 import { MAX_BODY_BYTES } from './http.ts';
 import {
+  batchBody,
+  batchResult,
+  DEFAULT_MAX_MESSAGES_PER_BATCH,
   directoryQuery,
   directoryResult,
   errorResponse,
@@ -56,9 +59,12 @@ const BODY_ERRORS: Json = {
   '415': reply('Content-Type is not application/json.', 'Error'),
 };
 
-export function buildOpenApi(prefix: string): Json {
+export function buildOpenApi(prefix: string, o: { maxMessagesPerBatch?: number } = {}): Json {
+  const maxBatch = o.maxMessagesPerBatch ?? DEFAULT_MAX_MESSAGES_PER_BATCH;
   const schemas: Json = {
     SendMessage: jsonSchemaOf(sendMessageBody, 'input'),
+    SendMessages: jsonSchemaOf(batchBody(maxBatch), 'input'),
+    BatchResult: jsonSchemaOf(batchResult, 'output'),
     SetInterop: jsonSchemaOf(interopBody, 'input'),
     AcknowledgeSafetyNumber: jsonSchemaOf(safetyNumberBody, 'input'),
     SafetyNumberResult: jsonSchemaOf(safetyNumberResult, 'output'),
@@ -104,6 +110,19 @@ export function buildOpenApi(prefix: string): Json {
             '202': reply('Queued durably (or a repeat of a queued message).', 'MessageAccepted'),
             '422': reply('`to` is a phone number no reachable hub user has.', 'Error'),
             ...BODY_ERRORS,
+          },
+        },
+      },
+      [`${prefix}/messages/batch`]: {
+        post: {
+          operationId: 'sendMessages',
+          summary: `Queue up to ${maxBatch} messages in one request (max_messages_per_batch), each with its own idempotency_key`,
+          description: 'The whole body is validated first: an invalid item (400, issues name `messages[i].field`), a key given twice in the batch (400) or too many messages (413) queue nothing. Then each item gets what POST /messages would have answered it, in request order: `queued` (with `duplicate: true` for a key accepted before: the first message_id, never sent twice) or `rejected` (the 422 cases: nothing stored for that item). Messages of one conversation are queued in request order. The answer comes once every queued message is stored durably.',
+          requestBody: body('SendMessages'),
+          responses: {
+            '200': reply('Every message was handled; `results[i].status` says how.', 'BatchResult'),
+            ...BODY_ERRORS,
+            '413': reply(`More than ${maxBatch} messages, or a body larger than ${MAX_BODY_BYTES} bytes. Nothing was queued.`, 'Error'),
           },
         },
       },

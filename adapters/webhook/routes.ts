@@ -10,8 +10,11 @@ import type { Secret } from '../../src/config/secret.ts';
 import { bearerAuth } from '../../src/http/auth.ts';
 import { statusJson } from './events.ts';
 import { check, invalid, readJson, sizeLimit, type Issue } from './http.ts';
+import { addBatchRoute } from './batch-route.ts';
 import { buildOpenApi } from './openapi.ts';
+import { outboundMessage } from './outbound.ts';
 import {
+  DEFAULT_MAX_MESSAGES_PER_BATCH,
   directoryQuery,
   idempotencyKey,
   interopBody,
@@ -29,17 +32,20 @@ export interface RoutesOptions {
   apiTokens: ReadonlyArray<Secret>;
   core: () => CoreApi | undefined;
   logger: Logger;
+  /** Messages one POST {prefix}/messages/batch may carry (config `max_messages_per_batch`). */
+  maxMessagesPerBatch?: number;
 }
 
 export function createRoutes(o: RoutesOptions): Hono {
   const p = o.pathPrefix;
+  const maxBatch = o.maxMessagesPerBatch ?? DEFAULT_MAX_MESSAGES_PER_BATCH;
   const app = new Hono();
   const auth = bearerAuth(o.apiTokens, `causeway ${o.adapterId}`);
   app.use(`${p}/*`, auth);
   app.use('/openapi.json', auth);
 
   let openapi: object | undefined;
-  const serveOpenApi = (c: { json: (o: object) => Response }): Response => c.json((openapi ??= buildOpenApi(p)));
+  const serveOpenApi = (c: { json: (o: object) => Response }): Response => c.json((openapi ??= buildOpenApi(p, { maxMessagesPerBatch: maxBatch })));
   app.get('/openapi.json', serveOpenApi);
   app.get(`${p}/openapi.json`, serveOpenApi);
 
@@ -68,28 +74,11 @@ export function createRoutes(o: RoutesOptions): Hono {
       }
       to = jid;
     }
-    const r = await core.submit(o.adapterId, {
-      idempotencyKey: key,
-      from: m.from,
-      to,
-      ...(m.text !== undefined ? { text: m.text } : {}),
-      ...(m.reply_to ? { replyTo: { id: m.reply_to.id, sender: m.reply_to.sender } } : {}),
-      ...(m.feature ? { feature: { name: m.feature.name, data: m.feature.data as Record<string, unknown> } } : {}),
-      ...(m.media
-        ? {
-            media: {
-              kind: m.media.kind, mime: m.media.mime,
-              ...(m.media.data_base64 !== undefined ? { data: new Uint8Array(Buffer.from(m.media.data_base64, 'base64')) } : {}),
-              ...(m.media.url !== undefined ? { url: m.media.url } : {}),
-              ...(m.media.upload_id !== undefined ? { uploadId: m.media.upload_id } : {}),
-              ...(m.media.filename !== undefined ? { filename: m.media.filename } : {}),
-              ...(m.media.caption !== undefined ? { caption: m.media.caption } : {}),
-            },
-          }
-        : {}),
-    });
+    const r = await core.submit(o.adapterId, outboundMessage(key, m, to));
     return c.json({ message_id: r.messageId, status: 'queued' as const, duplicate: r.duplicate }, 202);
   });
+
+  addBatchRoute(app, { adapterId: o.adapterId, pathPrefix: p, maxMessages: maxBatch, core: coreOr503 });
 
   // Large files: the raw body is streamed to the media pipeline (no 1 MiB limit here; the kind's
   // limit applies); the answer's upload_id then goes into a message's media.

@@ -95,10 +95,33 @@ export const uploadQuery = z
   .object({ kind: z.enum(MEDIA_KINDS), filename: z.string().min(1).max(255).optional() })
   .strict();
 
+/** The fields of a message, shared by POST /v1/messages and each item of POST /v1/messages/batch. */
+const messageFields = { from: localId, to: recipient, text: text.optional(), reply_to: replyTo.optional(), media: media.optional(), feature: feature.optional() };
+const hasContent = (b: { text?: unknown; feature?: unknown; media?: unknown }): boolean => b.text !== undefined || b.feature !== undefined || b.media !== undefined;
+
 export const sendMessageBody = z
-  .object({ from: localId, to: recipient, text: text.optional(), reply_to: replyTo.optional(), media: media.optional(), feature: feature.optional() })
+  .object(messageFields)
   .strict()
-  .refine((b) => b.text !== undefined || b.feature !== undefined || b.media !== undefined, { message: 'give text, media or feature', path: ['text'] });
+  .refine(hasContent, { message: 'give text, media or feature', path: ['text'] });
+
+/** Default of the adapter's `max_messages_per_batch`. */
+export const DEFAULT_MAX_MESSAGES_PER_BATCH = 100;
+
+/** One message of a batch: the single endpoint's body plus its own idempotency key (the header there). */
+export const batchItem = z
+  .object({ idempotency_key: idempotencyKey.meta({ description: 'Same rules and meaning as the Idempotency-Key header of POST /v1/messages.' }), ...messageFields })
+  .strict()
+  .refine(hasContent, { message: 'give text, media or feature', path: ['text'] });
+
+/**
+ * POST /v1/messages/batch. The item count is checked by the route before the items (413 above
+ * `max_messages_per_batch`), so this schema bounds it only for the document.
+ */
+export function batchBody(maxMessages: number) {
+  return z
+    .object({ messages: z.array(batchItem).min(1, 'give at least one message').max(maxMessages, `at most ${maxMessages} messages per request`) })
+    .strict();
+}
 
 export const interopBody = z.object({ enabled: z.boolean() }).strict();
 
@@ -145,6 +168,20 @@ export const errorResponse = z
 export const messageAccepted = z
   .object({ message_id: z.string(), status: z.literal('queued'), duplicate: z.boolean() })
   ;
+
+export const batchResult = z
+  .object({
+    results: z
+      .array(
+        z.discriminatedUnion('status', [
+          z.object({ idempotency_key: z.string(), status: z.literal('queued'), message_id: z.string(), duplicate: z.boolean() }),
+          z.object({ idempotency_key: z.string(), status: z.literal('rejected'), error: z.string(), issues: z.array(issue) }),
+        ]),
+      )
+      .meta({ description: 'One entry per message, in request order: what POST /v1/messages would have answered it (202 → queued, 422 → rejected).' }),
+    queued: z.number().int(),
+    rejected: z.number().int(),
+  });
 
 export const messageStatus = z
   .object({

@@ -11,8 +11,8 @@ import type { Redis } from 'ioredis';
 import type { MessageStatus, OutboundMessage } from '../../adapters/contract.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import { newId, type MediaRef } from '../protocol/index.ts';
-import { RedisScript } from '../redis-script.ts';
-import { STATUS_RETENTION_S, type StatusLog } from './status-log.ts';
+import { CLAIM, HEAD_OR_FORGET, POP_IF_HEAD, RELEASE, RENEW, SUBMIT, SUBMIT_MANY } from './outbox-scripts.ts';
+import type { StatusLog } from './status-log.ts';
 
 const IDEMPOTENCE_S = 7 * 24 * 3600;
 /** Sent messages are kept this long to answer retry receipts (spec 6.2: at least 24 h). */
@@ -115,6 +115,44 @@ export class Outbox {
     if (user && prior && (await this.#redis.exists(this.recordKey(user, prior)))) return { id: prior, duplicate: true, head: false };
     if (!prior) return this.submit(r, final); // expired in between: start over
     return this.#write(r, prior, final); // the key was taken but the record never written (crash): write it now
+  }
+
+  /**
+   * `submit` for several messages in one script (one round trip): each is claimed and written as
+   * `submit` does — a fresh key with its record and lane entry, a final outcome with its statuses —
+   * in the given order, so messages of one conversation keep it. Keys already claimed are answered
+   * as `submit` answers them (a repeat, or the record of an interrupted claim written now).
+   */
+  async submitMany(items: ReadonlyArray<{ record: Omit<OutboundRecord, 'id' | 't'>; final?: FinalOutcome }>): Promise<Array<{ id: string; duplicate: boolean; head: boolean }>> {
+    if (items.length === 0) return [];
+    const keys = [this.lanesKey];
+    const args: Array<string | number | Buffer> = [IDEMPOTENCE_S];
+    const ids = items.map(({ record: r, final }) => {
+      const id = newId();
+      const w = this.#writing(r, id);
+      const failed = final ? JSON.stringify({ ...w.status, state: 'failed', reason: final.reason, message: final.message, certain: true }) : '';
+      keys.push(this.idemKey(r.adapterId, r.idempotencyKey), w.key, this.#status.key(id), this.laneKey(r.user, r.peer));
+      args.push(`${r.user}|${id}`, w.data, JSON.stringify(w.status), id, `${r.user}|${r.peer}`, failed);
+      return id;
+    });
+    const res = (await SUBMIT_MANY.run(this.#redis, keys, args)) as Array<[number, number | Buffer | null]>;
+    const out = res.map(([written, head], i) => ({ id: ids[i] as string, duplicate: written === 0, head: written === 1 && head === 1 }));
+    // Keys that were taken: whether their record exists, for all of them in one round trip.
+    const taken = out.flatMap((o, i) => (o.duplicate ? [{ i, value: (res[i]?.[1] ?? '').toString() }] : []));
+    if (taken.length === 0) return out;
+    const p = this.#redis.pipeline();
+    for (const t of taken) {
+      const [user, prior] = t.value.split('|');
+      p.exists(this.recordKey(user ?? '', prior ?? ''));
+    }
+    const exists = (await p.exec()) ?? [];
+    for (const [k, t] of taken.entries()) {
+      const [, prior] = t.value.split('|');
+      const item = items[t.i] as (typeof items)[number];
+      if (prior && exists[k]?.[1] === 1) out[t.i] = { id: prior, duplicate: true, head: false };
+      else out[t.i] = await this.submit(item.record, item.final); // an interrupted claim: as `submit` recovers it
+    }
+    return out;
   }
 
   #writing(r: Omit<OutboundRecord, 'id' | 't'>, id: string): { key: string; data: Buffer; status: MessageStatus } {
@@ -279,37 +317,3 @@ export class Outbox {
     return res?.[6]?.[1] === id;
   }
 }
-
-// KEYS: idempotency key, record, status list, lane, lanes. ARGV: idempotency value, keep s, sealed
-// record, queued status, id, lane name. → {0, existing value} when the key was taken; else the
-// message is written and appended to its lane: {1, lane head}.
-const SUBMIT = new RedisScript(`if not redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then return {0, redis.call('get', KEYS[1])} end
-redis.call('hset', KEYS[2], 'data', ARGV[3], 'state', 'queued', 'attempts', 0)
-redis.call('expire', KEYS[2], ARGV[2])
-redis.call('rpush', KEYS[3], ARGV[4])
-redis.call('expire', KEYS[3], ${STATUS_RETENTION_S})
-redis.call('rpush', KEYS[4], ARGV[5])
-redis.call('sadd', KEYS[5], ARGV[6])
-return {1, redis.call('lindex', KEYS[4], 0)}`);
-
-// KEYS: record, lease; ARGV: token, lease ms. The record's fields (attempts before this one), or 0.
-const CLAIM = new RedisScript(`local holder = redis.call('get', KEYS[2])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
-local v = redis.call('hmget', KEYS[1], 'data', 'state', 'frame', 'attempts')
-if v[2] == 'queued' then redis.call('hincrby', KEYS[1], 'attempts', 1) end
-return v`);
-
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return 0`;
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
-
-// KEYS: lane, lease; ARGV: id, token. Pops `id` if it is the head; the next head. An emptied lane
-// is no longer leased by `token`.
-const POP_IF_HEAD = `if redis.call('lindex', KEYS[1], 0) == ARGV[1] then redis.call('lpop', KEYS[1]) end
-local next = redis.call('lindex', KEYS[1], 0)
-if not next and redis.call('get', KEYS[2]) == ARGV[2] then redis.call('del', KEYS[2]) end
-return next`;
-
-const HEAD_OR_FORGET = `local head = redis.call('lindex', KEYS[1], 0)
-if not head then redis.call('srem', KEYS[2], ARGV[1]) end
-return head`;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildOpenApi, createWebhookConnector } from '../../../adapters/webhook/index.ts';
 import { jsonSchemaOf } from '../../../adapters/webhook/openapi.ts';
-import { directoryQuery, receiptsBody, sendMessageBody } from '../../../adapters/webhook/schemas.ts';
+import { batchBody, directoryQuery, receiptsBody, sendMessageBody } from '../../../adapters/webhook/schemas.ts';
 import { AUTH, FakeCore, newKeyring, silentLogger, webhookConfig } from './support.ts';
 import type { Redis } from 'ioredis';
 
@@ -36,7 +36,7 @@ describe('OpenAPI document', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.security).toEqual([{ bearer: [] }]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
-    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/directory', '/v1/media', '/v1/messages', '/v1/messages/{ref}', '/v1/openapi.json', '/v1/receipts', '/v1/users/{id}/interop', '/v1/users/{id}/safety-number']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/directory', '/v1/media', '/v1/messages', '/v1/messages/batch', '/v1/messages/{ref}', '/v1/openapi.json', '/v1/receipts', '/v1/users/{id}/interop', '/v1/users/{id}/safety-number']);
     expect(Object.keys(doc.webhooks).sort()).toEqual(['batch', 'message.received', 'message.status', 'notice']);
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
@@ -65,6 +65,19 @@ describe('OpenAPI document', () => {
     expect(params.map((p) => [p.name, p.in, p.required])).toEqual([['user', 'query', true], ['phone', 'query', true]]);
     expect(params.find((p) => p.name === 'phone')?.schema).toMatchObject({ pattern: q.properties.phone?.pattern });
     expect(doc.paths['/v1/messages']?.post?.parameters?.[0]).toMatchObject({ name: 'Idempotency-Key', in: 'header', required: true });
+  });
+
+  it('describes the batch endpoint with the validating schema and the configured limit', () => {
+    const doc = buildOpenApi('/v1', { maxMessagesPerBatch: 7 }) as Doc;
+    expect(doc.components.schemas.SendMessages).toEqual(jsonSchemaOf(batchBody(7), 'input'));
+    const batch = doc.components.schemas.SendMessages as { properties: { messages: { maxItems: number; items: { required: string[]; properties: Record<string, unknown> } } } };
+    expect(batch.properties.messages.maxItems).toBe(7);
+    expect(batch.properties.messages.items.required.sort()).toEqual(['from', 'idempotency_key', 'to']);
+    expect(Object.keys(batch.properties.messages.items.properties).sort()).toEqual(['feature', 'from', 'idempotency_key', 'media', 'reply_to', 'text', 'to']);
+    const op = doc.paths['/v1/messages/batch']?.post;
+    expect(op?.requestBody?.content['application/json']?.schema.$ref).toBe('#/components/schemas/SendMessages');
+    expect(Object.keys(op?.responses ?? {}).sort()).toEqual(['200', '400', '401', '413', '415', '503']);
+    expect(doc.components.schemas.BatchResult).toBeDefined();
   });
 
   it('follows the configured path prefix', () => {

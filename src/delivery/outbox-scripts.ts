@@ -1,0 +1,69 @@
+// The outbox's Lua scripts (key layout in outbox.ts): the submit of one message or of a batch
+// (idempotency claim, sealed record, queued status, lane entry in one script), the lane lease, and
+// the lane's head. Run with src/redis-script.ts (EVALSHA) or plain EVAL for the tiny ones.
+import { RedisScript } from '../redis-script.ts';
+import { STATUS_RETENTION_S } from './status-log.ts';
+
+// KEYS: idempotency key, record, status list, lane, lanes. ARGV: idempotency value, keep s, sealed
+// record, queued status, id, lane name. → {0, existing value} when the key was taken; else the
+// message is written and appended to its lane: {1, lane head}.
+export const SUBMIT = new RedisScript(`if not redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then return {0, redis.call('get', KEYS[1])} end
+redis.call('hset', KEYS[2], 'data', ARGV[3], 'state', 'queued', 'attempts', 0)
+redis.call('expire', KEYS[2], ARGV[2])
+redis.call('rpush', KEYS[3], ARGV[4])
+redis.call('expire', KEYS[3], ${STATUS_RETENTION_S})
+redis.call('rpush', KEYS[4], ARGV[5])
+redis.call('sadd', KEYS[5], ARGV[6])
+return {1, redis.call('lindex', KEYS[4], 0)}`);
+
+// KEYS: lanes, then per message: idempotency key, record, status list, lane. ARGV: keep s, then per
+// message: idempotency value, sealed record, queued status, id, lane name, failed status ('' unless
+// the policy ended it). Per message, in order, as SUBMIT (and Outbox#write for a final outcome):
+// {0, existing value} when the key was taken; {1, 1 if it is its lane's head} when queued;
+// {2, 0} when recorded as failed.
+export const SUBMIT_MANY = new RedisScript(`local out = {}
+for i = 0, (#KEYS - 1) / 4 - 1 do
+  local k, a = 1 + 4 * i, 1 + 6 * i
+  local idem, rec, st, lane = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  if not redis.call('set', idem, ARGV[a + 1], 'EX', ARGV[1], 'NX') then
+    out[i + 1] = {0, redis.call('get', idem)}
+  else
+    local failed = ARGV[a + 6]
+    redis.call('hset', rec, 'data', ARGV[a + 2], 'state', failed == '' and 'queued' or 'failed', 'attempts', 0)
+    redis.call('expire', rec, ARGV[1])
+    redis.call('rpush', st, ARGV[a + 3])
+    if failed == '' then
+      redis.call('expire', st, ${STATUS_RETENTION_S})
+      local len = redis.call('rpush', lane, ARGV[a + 4])
+      redis.call('sadd', KEYS[1], ARGV[a + 5])
+      out[i + 1] = {1, len == 1 and 1 or 0}
+    else
+      redis.call('rpush', st, failed)
+      redis.call('expire', st, ${STATUS_RETENTION_S})
+      out[i + 1] = {2, 0}
+    end
+  end
+end
+return out`);
+
+// KEYS: record, lease; ARGV: token, lease ms. The record's fields (attempts before this one), or 0.
+export const CLAIM = new RedisScript(`local holder = redis.call('get', KEYS[2])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local v = redis.call('hmget', KEYS[1], 'data', 'state', 'frame', 'attempts')
+if v[2] == 'queued' then redis.call('hincrby', KEYS[1], 'attempts', 1) end
+return v`);
+
+export const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return 0`;
+export const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
+
+// KEYS: lane, lease; ARGV: id, token. Pops `id` if it is the head; the next head. An emptied lane
+// is no longer leased by `token`.
+export const POP_IF_HEAD = `if redis.call('lindex', KEYS[1], 0) == ARGV[1] then redis.call('lpop', KEYS[1]) end
+local next = redis.call('lindex', KEYS[1], 0)
+if not next and redis.call('get', KEYS[2]) == ARGV[2] then redis.call('del', KEYS[2]) end
+return next`;
+
+export const HEAD_OR_FORGET = `local head = redis.call('lindex', KEYS[1], 0)
+if not head then redis.call('srem', KEYS[2], ARGV[1]) end
+return head`;
