@@ -29,6 +29,6 @@ export function matrixLines(m: MatrixFigures): string[] {
     `  Matrix event in → hub device out                               ${n0(p.rate).padStart(8)}   ${pct(p.spread).padStart(6)}   ratio ${n2(m.ratio)} (target 0.80)`,
     `  transactions handled (decrypted, in the core's outbox)         ${n0(p.ingestRate).padStart(8)}`,
     `  CPU µs/msg: bench process ${n0(p.cpuUsPerMsg.bench)}, redis ${n0(p.cpuUsPerMsg.redis)}`,
-    `  wall µs/msg: transaction handler ${n0(s.handlerUs)}; summed over overlapping calls: decrypt ${n0(s.decryptUs)}, core.submit ${n0(s.submitUs)}, device-state flushes ${n0(s.persistUs)} (send statuses' included)`,
+    `  wall µs/msg: transaction handler ${n0(s.handlerUs)}; summed over overlapping calls: decrypt ${n0(s.decryptUs)}, core.submit(Many) ${n0(s.submitUs)}, device-state flushes ${n0(s.persistUs)} (send statuses' included)`,
   ];
 }

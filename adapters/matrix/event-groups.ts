@@ -51,16 +51,16 @@ export function groupEvents(events: Json[]): Json[][] {
 }
 
 /**
- * Handles each group's events in order, up to `parallel` groups at a time. Every group runs to
- * its end even when another fails; then the first failure is thrown.
+ * Handles the groups, up to `parallel` at a time (`handle` takes a group's events in order). Every
+ * group runs to its end even when another fails; then the first failure is thrown.
  */
-export async function handleGroups(groups: Json[][], parallel: number, handle: (ev: Json) => Promise<unknown>): Promise<void> {
+export async function handleGroups(groups: Json[][], parallel: number, handle: (group: Json[]) => Promise<unknown>): Promise<void> {
   let next = 0;
   const failures: unknown[] = [];
   const worker = async (): Promise<void> => {
     for (let g = groups[next++]; g !== undefined; g = groups[next++]) {
       try {
-        for (const ev of g) await handle(ev);
+        await handle(g);
       } catch (err) {
         failures.push(err);
       }

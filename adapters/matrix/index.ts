@@ -18,7 +18,7 @@ import { BridgeIds } from './ids.ts';
 import { BridgeLease } from './lease.ts';
 import { MatrixApi, type Json } from './matrix-api.ts';
 import { groupEvents, handleGroups } from './event-groups.ts';
-import { handledKey, handleEphemeral, handleEvent, type DowngradeAction, type InboundDeps } from './matrix-inbound.ts';
+import { handledKey, handleEphemeral, handleEvent, handleEvents, type DowngradeAction, type InboundDeps } from './matrix-inbound.ts';
 import { Portals } from './portals.ts';
 import { appserviceRoutes } from './routes.ts';
 import { StatusCoalescer } from './status-coalesce.ts';
@@ -111,8 +111,10 @@ export function createMatrixConnector(o: MatrixConnectorOptions): MatrixConnecto
     const done = await portals.handledOf(eventIds.map(handledKey));
     const once = new Set<string>();
     const events = t.events.filter((ev) => typeof ev.event_id !== 'string' || (!once.has(ev.event_id) && once.add(ev.event_id)));
-    // Rooms and users in parallel, each one's events in order (event-groups.ts).
-    await handleGroups(groupEvents(events), EVENT_GROUPS_IN_PARALLEL, (ev) => handleEvent(deps, ev, typeof ev.event_id === 'string' ? done.has(handledKey(ev.event_id)) : undefined));
+    // Rooms and users in parallel, each one's events in order (event-groups.ts), a group's messages
+    // for the hub handed to the core together (hub-batch.ts).
+    const handled = (ev: Json): boolean | undefined => (typeof ev.event_id === 'string' ? done.has(handledKey(ev.event_id)) : undefined);
+    await handleGroups(groupEvents(events), EVENT_GROUPS_IN_PARALLEL, (group) => handleEvents(deps, group, handled));
     for (const ev of t.ephemeral) await handleEphemeral(bridge, ev);
     // Crypto state changed by this transaction reaches Redis before the homeserver hears "done".
     await devices.persist(touched);

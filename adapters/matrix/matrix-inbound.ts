@@ -2,23 +2,46 @@
 // open a portal (the puppet's device exists before it joins, so the user's first encrypted message
 // already includes it); invites of the bot open a management room; encrypted events are decrypted
 // with the device of the bridge user in that room (kept for a retry when their keys have not
-// arrived); messages from the portal's Matrix user go to the core (to-hub.ts: `submit`, idempotent
-// by event id, attachments and structured features included); read receipts go to the hub. Side effects are recorded per event id, so a replayed transaction does nothing twice.
+// arrived); messages from the portal's Matrix user go to the core (to-hub.ts, idempotent by event
+// id, attachments and structured features included), those of a run of events in one
+// `submitMany` (hub-batch.ts); read receipts go to the hub. Side effects are recorded per event
+// id, so a replayed transaction does nothing twice.
 import type { Bridge } from './bridge.ts';
 import { handleCommand } from './commands.ts';
+import { HubBatch } from './hub-batch.ts';
 import type { Json } from './matrix-api.ts';
 import type { Portal } from './portals.ts';
-import { toHub, type InboundDeps } from './to-hub.ts';
+import { prepareToHub, type InboundDeps } from './to-hub.ts';
 
 export { sendStatus, type DowngradeAction, type InboundDeps } from './to-hub.ts';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /**
+ * Handles a run of room events in order (a group of a transaction: event-groups.ts), their
+ * messages for the hub handed to the core together. `handled`: whether an event was handled
+ * before, as read for the whole transaction.
+ */
+export async function handleEvents(d: InboundDeps, events: Json[], handled: (ev: Json) => boolean | undefined): Promise<void> {
+  const batch = new HubBatch(d);
+  try {
+    for (const ev of events) await handleEvent(d, ev, handled(ev), batch);
+  } catch (err) {
+    // The messages of the events before the failing one go to the core, as they would have one
+    // by one; the transaction fails and its retry starts at the failing event.
+    await batch.flush().catch((e: unknown) => d.bridge.log.warn({ err: (e as Error).message }, 'messages before a failed event not submitted'));
+    throw err;
+  }
+  await batch.flush();
+}
+
+/**
  * Handles one room event; resolves 'deferred' when it waits for its keys. `handled`: whether the
  * event was handled before, when the caller read it already (a transaction's events in one read).
+ * With `batch`, its message for the hub (if any) is queued there, and recorded as handled when the
+ * batch is flushed; without, it goes to the core before this resolves.
  */
-export async function handleEvent(d: InboundDeps, ev: Json, handled?: boolean): Promise<'deferred' | undefined> {
+export async function handleEvent(d: InboundDeps, ev: Json, handled?: boolean, batch?: HubBatch): Promise<'deferred' | undefined> {
   const b = d.bridge;
   const eventId = str(ev.event_id);
   const roomId = str(ev.room_id);
@@ -29,7 +52,9 @@ export async function handleEvent(d: InboundDeps, ev: Json, handled?: boolean): 
   if (type === 'm.room.member') b.forgetMembers(roomId);
   if (b.ids.isBridgeUser(sender)) return undefined; // our own events, echoed back
   if (handled ?? (await b.portals.handled(handledKey(eventId)))) return undefined;
-  const r = await handleFresh(d, { eventId, roomId, sender, type, content: (ev.content ?? {}) as Json, stateKey: str(ev.state_key), raw: ev });
+  const own = batch ?? new HubBatch(d);
+  const r = await handleFresh(d, own, { eventId, roomId, sender, type, content: (ev.content ?? {}) as Json, stateKey: str(ev.state_key), raw: ev });
+  if (!batch) await own.flush();
   if (r === undefined) await b.portals.markHandled(handledKey(eventId));
   return r === 'deferred' ? r : undefined;
 }
@@ -47,11 +72,15 @@ interface Ev {
   raw: Json;
 }
 
-/** 'marked': the event was recorded as handled with its message's links (to-hub.ts). */
-async function handleFresh(d: InboundDeps, e: Ev): Promise<'deferred' | 'marked' | undefined> {
+/**
+ * 'queued': the event's message waits in `batch`, which records the event as handled. What must
+ * follow the messages queued before (a command, an invite) flushes the batch first.
+ */
+async function handleFresh(d: InboundDeps, batch: HubBatch, e: Ev): Promise<'deferred' | 'queued' | undefined> {
   const b = d.bridge;
   if (e.type === 'm.room.member') {
     if (e.content.membership !== 'invite' || e.stateKey === undefined) return undefined;
+    await batch.flush();
     if (e.stateKey === b.ids.botUserId) await botInvited(b, e);
     else if (b.ids.hubUserOf(e.stateKey)) await puppetInvited(b, e, e.stateKey);
     return undefined;
@@ -72,11 +101,15 @@ async function handleFresh(d: InboundDeps, e: Ev): Promise<'deferred' | 'marked'
   }
   const portal = await b.portals.byRoom(e.roomId);
   if (portal) {
-    if (e.sender === portal.userId && (await toHub(d, portal, { eventId: e.eventId, type, content, raw: e.raw }, handledKey(e.eventId)))) return 'marked';
-    return undefined;
+    if (e.sender !== portal.userId) return undefined;
+    const m = await prepareToHub(d, portal, { eventId: e.eventId, type, content, raw: e.raw }, batch, handledKey(e.eventId));
+    if (!m) return undefined;
+    await batch.add(m);
+    return 'queued';
   }
   const owner = await b.portals.isManagementRoom(e.roomId);
   if (owner === e.sender && type === 'm.room.message' && typeof content.body === 'string') {
+    await batch.flush();
     await handleCommand(b, { roomId: e.roomId, userId: e.sender, text: content.body });
   }
   return undefined;

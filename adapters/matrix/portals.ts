@@ -20,6 +20,16 @@ const RECENT_LINKS = 10_000;
 
 export type InboxMode = 'combined' | 'space';
 
+/** A Matrix event and the hub message it is (`Portals#link`). */
+export interface EventLink {
+  eventId: string;
+  roomId: string;
+  messageId: string;
+  /** The message's HIP sender. */
+  sender: string;
+  handledKey?: string;
+}
+
 export class Portals {
   readonly #r: Redis;
   readonly #b: string;
@@ -95,16 +105,22 @@ export class Portals {
    * `handledKey`, records that key as handled in the same write (see `markHandled`).
    */
   async link(eventId: string, roomId: string, messageId: string, sender: string, handledKey?: string): Promise<void> {
+    await this.linkMany([{ eventId, roomId, messageId, sender, ...(handledKey !== undefined ? { handledKey } : {}) }]);
+  }
+
+  /** `link` for several events in one write (the messages of one `submitMany`). */
+  async linkMany(links: ReadonlyArray<EventLink>): Promise<void> {
+    if (links.length === 0) return;
     const ttl = this.#retentionS;
-    const m = this.#r
-      .multi()
-      .set(`${this.#b}:ev2msg:${eventId}`, `${messageId}|${sender}`, 'EX', ttl)
-      .set(`${this.#b}:msg2ev:${messageId}`, `${roomId}|${eventId}`, 'EX', ttl);
-    if (handledKey !== undefined) m.set(`${this.#b}:once:${handledKey}`, '1', 'EX', ttl);
+    const m = this.#r.multi();
+    for (const l of links) {
+      m.set(`${this.#b}:ev2msg:${l.eventId}`, `${l.messageId}|${l.sender}`, 'EX', ttl).set(`${this.#b}:msg2ev:${l.messageId}`, `${l.roomId}|${l.eventId}`, 'EX', ttl);
+      if (l.handledKey !== undefined) m.set(`${this.#b}:once:${l.handledKey}`, '1', 'EX', ttl);
+    }
     await m.exec();
-    // The message's statuses follow within moments: they find its event here without a read.
-    this.#recent.set(messageId, { roomId, eventId });
-    if (this.#recent.size > RECENT_LINKS) this.#recent.delete(this.#recent.keys().next().value as string);
+    // The messages' statuses follow within moments: they find their events here without a read.
+    for (const l of links) this.#recent.set(l.messageId, { roomId: l.roomId, eventId: l.eventId });
+    while (this.#recent.size > RECENT_LINKS) this.#recent.delete(this.#recent.keys().next().value as string);
   }
 
   async messageOf(eventId: string): Promise<{ id: string; sender: string } | undefined> {

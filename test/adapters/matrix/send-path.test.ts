@@ -165,13 +165,18 @@ describe('event groups of a transaction', () => {
     let running = 0;
     let most = 0;
     const groups = [[ev('a1', '!a', '@a'), ev('a2', '!a', '@a')], [ev('b1', '!b', '@b'), ev('b2', '!b', '@b')], [ev('c1', '!c', '@c')]];
-    await expect(handleGroups(groups, 8, async (e) => {
+    await expect(handleGroups(groups, 8, async (g) => {
       running++;
       most = Math.max(most, running);
-      await new Promise((r) => setTimeout(r, 5));
-      running--;
-      if (e.event_id === 'b1') throw new Error('b1 failed');
-      seen.push(String(e.event_id));
+      try {
+        for (const e of g) {
+          await new Promise((r) => setTimeout(r, 5));
+          if (e.event_id === 'b1') throw new Error('b1 failed');
+          seen.push(String(e.event_id));
+        }
+      } finally {
+        running--;
+      }
     })).rejects.toThrow('b1 failed');
     expect(most).toBe(3);
     expect(seen.filter((x) => x.startsWith('a'))).toEqual(['a1', 'a2']);
