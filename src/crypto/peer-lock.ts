@@ -35,7 +35,9 @@ export interface PeerLockOptions {
 export interface LockIo<S> {
   /**
    * Sets `lockKey` to `token` with NX and a TTL of `ttlMs`; when that succeeds, returns what the
-   * holder needs (read in the same round trip), else undefined (held by someone else).
+   * holder needs (read in the same round trip), else undefined (held by someone else). It may also
+   * return a state without taking the lock when its read shows there is nothing to do (the Signal
+   * unit's guard); its `release` then leaves the lock alone.
    */
   tryAcquire(lockKey: string, token: string, ttlMs: number): Promise<S | undefined>;
   /** Releases the lock if it still holds `token` (compare-and-delete). Called once, also after a failure. */

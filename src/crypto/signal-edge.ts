@@ -2,6 +2,7 @@
 // one hub device, decrypt from one. Each runs under the per-peer lock (peer-lock.ts) because
 // libsignal's session state must not be touched by two operations at once, as a unit of work
 // (signal-unit.ts): lock + reads in one Redis round trip, writes + release in another.
+// `decryptWith` lets the caller fold a dedup guard and its own record into those two scripts.
 //
 // Spec 7: HIP device numbers are not libsignal device ids, so a HIP device address maps to
 // ProtocolAddress(full device address, 1); ciphertexts do not depend on that choice.
@@ -22,6 +23,7 @@ import type { EncType, KeyBundle } from '../protocol/types.ts';
 import type { PeerLock } from './peer-lock.ts';
 import type { RedisSignalStore } from './redis-signal-store.ts';
 import { SignalUnit } from './signal-unit.ts';
+import type { UnitGuard, UnitWrites } from './unit-writes.ts';
 
 export function signalAddress(hipDeviceAddress: string): ProtocolAddress {
   return ProtocolAddress.new(hipDeviceAddress, 1);
@@ -44,6 +46,37 @@ function preKeyBundle(b: KeyBundle): PreKeyBundle {
 async function encryptIn(u: SignalUnit, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted> {
   const msg = await signalEncrypt(ab(plaintext), signalAddress(peer), signalAddress(local), u.sessions, u.identities);
   return { type: msg.type() === CiphertextMessageType.PreKey ? 'pkmsg' : 'msg', ciphertext: msg.serialize() };
+}
+
+/** What `decryptWith` does besides decrypting (unit-writes.ts). */
+export interface DecryptWith<T> {
+  /** Read by ACQUIRE first: when set, nothing is decrypted, locked or written (a duplicate). */
+  guard?: UnitGuard;
+  /**
+   * Runs on the plaintext under the lock, before COMMIT: returns the caller's result and the writes
+   * COMMIT applies with the ratchet step, atomically. If it throws, libsignal's writes are still
+   * committed (the message key is spent either way) and its own are not.
+   */
+  then: (plaintext: Uint8Array) => { value: T; writes?: UnitWrites } | Promise<{ value: T; writes?: UnitWrites }>;
+}
+
+/** `guarded`: the guard's value (nothing was done); else `value`: what `then` returned. */
+export type DecryptedWith<T> = { guarded: Buffer } | { guarded?: undefined; value: T };
+
+async function decryptIn(u: SignalUnit, store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }): Promise<Uint8Array> {
+  const from = signalAddress(peer);
+  const to = signalAddress(local);
+  if (enc.type === 'pkmsg') {
+    return signalDecryptPreKey(
+      PreKeySignalMessage.deserialize(ab(enc.ciphertext)), from, to,
+      u.sessions, u.identities, u.preKeys, store.signedPreKeys, u.kyberPreKeys,
+    );
+  }
+  return signalDecrypt(SignalMessage.deserialize(ab(enc.ciphertext)), from, to, u.sessions, u.identities);
+}
+
+function checkType(enc: { type: EncType }): void {
+  if (enc.type !== 'pkmsg' && enc.type !== 'msg') throw new Error(`enc type ${enc.type} is for groups (phase 2)`);
 }
 
 export class SignalEdge {
@@ -82,18 +115,24 @@ export class SignalEdge {
     return this.#unit(store, peer, async (u) => (u.hasCurrentSession() ? encryptIn(u, local, peer, plaintext) : undefined));
   }
 
-  decrypt(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }): Promise<Uint8Array> {
-    if (enc.type !== 'pkmsg' && enc.type !== 'msg') return Promise.reject(new Error(`enc type ${enc.type} is for groups (phase 2)`));
-    return this.#unit(store, peer, async (u) => {
-      const from = signalAddress(peer);
-      const to = signalAddress(local);
-      if (enc.type === 'pkmsg') {
-        return signalDecryptPreKey(
-          PreKeySignalMessage.deserialize(ab(enc.ciphertext)), from, to,
-          u.sessions, u.identities, u.preKeys, store.signedPreKeys, u.kyberPreKeys,
-        );
-      }
-      return signalDecrypt(SignalMessage.deserialize(ab(enc.ciphertext)), from, to, u.sessions, u.identities);
+  async decrypt(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }): Promise<Uint8Array> {
+    checkType(enc);
+    return this.#unit(store, peer, (u) => decryptIn(u, store, local, peer, enc));
+  }
+
+  /**
+   * Decrypts and commits the caller's writes with the ratchet step in one script (DecryptWith),
+   * unless the guard is already set. Still two round trips; one when guarded.
+   */
+  async decryptWith<T>(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }, o: DecryptWith<T>): Promise<DecryptedWith<T>> {
+    checkType(enc);
+    const unit = new SignalUnit(store, signalAddress(peer), o.guard);
+    return this.#lock.withLockIo(store.user, peer, unit, async (u): Promise<DecryptedWith<T>> => {
+      const guarded = u.guarded();
+      if (guarded !== null) return { guarded };
+      const r = await o.then(await decryptIn(u, store, local, peer, enc));
+      if (r.writes) u.stage(r.writes);
+      return { value: r.value };
     });
   }
 }

@@ -5,6 +5,11 @@
 // releases the lock in one script, only while the lock still holds this holder's token, so a
 // holder whose lock expired can never overwrite a newer session.
 //
+// A caller can fold its own record into the unit, so that the record and the ratchet step that
+// produced it are one atomic write: a guard (a hash field ACQUIRE reads first; once set, the unit
+// takes no lock, reads nothing else and writes nothing — inbound dedup) and staged writes (hash
+// fields with a TTL, sorted-set entries) that COMMIT applies under the same lock check.
+//
 // Everything stays sealed at rest: blobs are opened here in process (AAD `${redisKey}|${field}`,
 // keyring.ts) and sealed before COMMIT. Our identity key pair and registration id are cached per
 // keyring and account, keyed by their sealed blobs, which ACQUIRE reads anyway: a new account, a
@@ -29,15 +34,38 @@ import type { Keyring } from './keyring.ts';
 import type { LockIo } from './peer-lock.ts';
 import { addressField, need, type LocalIdentity, type RedisSignalStore, type SignalHashes } from './redis-signal-store.ts';
 import type { SealedHash } from './sealed-hash.ts';
+import { Staged, type UnitGuard, type UnitWrites } from './unit-writes.ts';
 
-// KEYS: lock, sessions, identities, account. ARGV: token, ttl ms, peer field.
-const ACQUIRE = `if not redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {0} end
+// KEYS: lock, sessions, identities, account[, guard]. ARGV: token, ttl ms, peer field[, guard field].
+// A set guard is returned as {2, value} before the lock is even tried.
+const ACQUIRE = `if KEYS[5] then
+  local g = redis.call('hget', KEYS[5], ARGV[4])
+  if g then return {2, g} end
+end
+if not redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {0} end
 return {1, redis.call('hget', KEYS[2], ARGV[3]), redis.call('hget', KEYS[3], ARGV[3]),
   redis.call('hget', KEYS[4], 'identity'), redis.call('hget', KEYS[4], 'registration')}`;
 
-// KEYS: lock, sessions, identities, prekeys, kyber, account.
-// ARGV: token, peer field, sealed session or '', sealed identity or '', used prekey ids, used Kyber ids (comma-separated).
+// KEYS: lock, sessions, identities, prekeys, kyber, account, then one per staged write.
+// ARGV: token, peer field, sealed session or '', sealed identity or '', used prekey ids, used Kyber
+// ids (comma-separated), then the staged writes: 'z', score, member | 'h', pairs, ttl s or 0, f1, v1…
+// Staged writes go first, sorted sets before hashes: Redis does not roll a failing script back, and
+// in that order a failure part-way leaves at worst an index entry without its record, never a
+// record without its index entry, nor a ratchet step without the record it produced.
 const COMMIT = `if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+local k, i = 7, 7
+while i <= #ARGV do
+  if ARGV[i] == 'z' then
+    redis.call('zadd', KEYS[k], ARGV[i + 1], ARGV[i + 2])
+    i = i + 3
+  else
+    local n = tonumber(ARGV[i + 1])
+    redis.call('hset', KEYS[k], unpack(ARGV, i + 3, i + 2 + 2 * n))
+    if ARGV[i + 2] ~= '0' then redis.call('expire', KEYS[k], ARGV[i + 2]) end
+    i = i + 3 + 2 * n
+  end
+  k = k + 1
+end
 if ARGV[3] ~= '' then redis.call('hset', KEYS[2], ARGV[2], ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('hset', KEYS[3], ARGV[2], ARGV[4]) end
 for id in string.gmatch(ARGV[5], '[^,]+') do redis.call('hdel', KEYS[4], id) end
@@ -76,7 +104,7 @@ function localIdentity(ring: Keyring, account: SealedHash, user: string, key: Bu
   return value;
 }
 
-type Acquired = [number, Buffer | null, Buffer | null, Buffer | null, Buffer | null];
+type Acquired = [1, Buffer | null, Buffer | null, Buffer | null, Buffer | null] | [2, Buffer] | [0];
 
 /** What one unit read and what libsignal changed, shared by its in-memory stores. */
 class UnitState {
@@ -224,13 +252,31 @@ export class SignalUnit implements LockIo<SignalUnit> {
   readonly preKeys: PreKeyStore;
   readonly kyberPreKeys: KyberPreKeyStore;
   readonly #s: UnitState;
+  readonly #guard: UnitGuard | undefined;
+  #guarded: Buffer | null = null;
+  readonly #staged = new Staged();
 
-  constructor(store: RedisSignalStore, peer: ProtocolAddress) {
+  constructor(store: RedisSignalStore, peer: ProtocolAddress, guard?: UnitGuard) {
     const s = (this.#s = new UnitState(store, peer));
+    this.#guard = guard;
     this.sessions = new UnitSessions(s);
     this.identities = new UnitIdentities(s);
     this.preKeys = new UnitPreKeys(s);
     this.kyberPreKeys = new UnitKyberPreKeys(s);
+  }
+
+  /**
+   * The guard's value when ACQUIRE found it set: then no lock was taken and nothing was read, so
+   * the operation must not run (the stores are empty) and nothing will be written; else null.
+   */
+  guarded(): Buffer | null {
+    return this.#guarded;
+  }
+
+  /** Adds writes for COMMIT to apply with libsignal's (UnitWrites); throws at once on a malformed one. */
+  stage(w: UnitWrites): void {
+    if (this.#guarded !== null) throw new Error('a guarded unit writes nothing');
+    this.#staged.add(w);
   }
 
   /** Whether the peer has a session that can encrypt, from what ACQUIRE read (no second read under the lock). */
@@ -241,20 +287,26 @@ export class SignalUnit implements LockIo<SignalUnit> {
 
   async tryAcquire(lockKey: string, token: string, ttlMs: number): Promise<SignalUnit | undefined> {
     const { h, field } = this.#s;
-    const r = (await acquireScript.run(h.sessions.redis, [lockKey, h.sessions.key, h.identities.key, h.account.key], [token, String(ttlMs), field])) as Acquired;
-    if (r[0] !== 1) return undefined;
-    [, this.#s.sessionBlob, this.#s.identityBlob, this.#s.localKey, this.#s.localReg] = r;
+    const g = this.#guard;
+    const keys = [lockKey, h.sessions.key, h.identities.key, h.account.key, ...(g ? [g.key] : [])];
+    const r = (await acquireScript.run(h.sessions.redis, keys, [token, String(ttlMs), field, ...(g ? [g.field] : [])])) as Acquired;
+    if (r[0] === 0) return undefined;
+    if (r[0] === 2) this.#guarded = r[1];
+    else [, this.#s.sessionBlob, this.#s.identityBlob, this.#s.localKey, this.#s.localReg] = r;
     return this;
   }
 
   async release(lockKey: string, token: string): Promise<void> {
+    if (this.#guarded !== null) return; // ACQUIRE took no lock
     const s = this.#s;
     const { h } = s;
     const session = s.sessionDirty && s.session ? h.sessions.seal(s.field, s.session) : '';
     const identity = s.identityDirty && s.identity ? h.identities.seal(s.field, s.identity.serialize()) : '';
-    const writes = session !== '' || identity !== '' || s.usedPreKeys.length > 0 || s.usedKyber.length > 0;
-    const keys = [lockKey, h.sessions.key, h.identities.key, h.prekeys.key, h.kyber.key, h.account.key];
-    const done = await commitScript.run(h.sessions.redis, keys, [token, s.field, session, identity, s.usedPreKeys.join(','), s.usedKyber.join(',')]);
+    const extra = { keys: this.#staged.keys, args: this.#staged.args };
+    const writes = session !== '' || identity !== '' || s.usedPreKeys.length > 0 || s.usedKyber.length > 0 || extra.keys.length > 0;
+    const keys = [lockKey, h.sessions.key, h.identities.key, h.prekeys.key, h.kyber.key, h.account.key, ...extra.keys];
+    const args = [token, s.field, session, identity, s.usedPreKeys.join(','), s.usedKyber.join(','), ...extra.args];
+    const done = await commitScript.run(h.sessions.redis, keys, args);
     if (done !== 1 && writes) throw new LockLostError(`the lock of ${s.field} expired before the operation finished; nothing was saved`);
   }
 }

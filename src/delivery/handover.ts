@@ -1,4 +1,5 @@
-// Inbound hand-over to the adapter (inbound.ts stores and acks first). A stored message is given
+// Inbound hand-over to the adapter (inbound.ts stores, with the ratchet step that decrypted the
+// message, in the Signal unit's COMMIT, then acks). A stored message is given
 // to the adapter in process, in the session's order; its key waits in a pending set scored with
 // the time it becomes visible to the sweep (extended while the hand-over runs). The sweep gives
 // overdue ones (a crash, a restart) to the inbound BullMQ queue, which also retries hand-overs the
@@ -8,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { InboundMessage } from '../../adapters/contract.ts';
 import type { Keyring } from '../crypto/keyring.ts';
+import type { UnitWrites } from '../crypto/unit-writes.ts';
 import type { HubConnection } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
 import type { MediaRef } from '../protocol/index.ts';
@@ -123,18 +125,20 @@ export class InboundHandover {
   }
 
   /**
-   * Writes the sealed record and its pending entry in one MULTI, then runs `then` (ack, hand-over)
-   * while the entry is kept fresh.
+   * The writes that store a sealed message (state `stored`) and its pending entry, for the caller
+   * to apply atomically with the ratchet step that decrypted it (SignalEdge.decryptWith).
    */
-  async storeThen(key: string, at: number, sealed: Buffer, keepS: number, then: () => Promise<void>): Promise<void> {
+  storeWrites(key: string, at: number, sealed: Buffer, keepS: number): UnitWrites {
+    return {
+      hashes: [{ key, fields: { state: 'stored', at: String(at), data: sealed }, ttlS: keepS }],
+      zadds: [{ key: this.#pendingKey, score: at + VISIBLE_AFTER_MS, member: key }],
+    };
+  }
+
+  /** Runs `then` (ack, hand-over) for a just stored message while its pending entry is kept fresh. */
+  async afterStored(key: string, then: () => Promise<void>): Promise<void> {
     this.#handing.add(key);
     try {
-      await this.#o.redis
-        .multi()
-        .hset(key, { state: 'stored', at, data: sealed })
-        .expire(key, keepS)
-        .zadd(this.#pendingKey, at + VISIBLE_AFTER_MS, key)
-        .exec();
       await then();
     } finally {
       this.#handing.delete(key);

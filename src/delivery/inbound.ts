@@ -1,26 +1,39 @@
 // What the hub pushes on a provider user's session: messages (spec 5), receipts about the user's
-// messages (spec 6), notifications (spec 8). Messages are decrypted, stored durably (sealed), and
-// only then acked to the hub; then handed to the adapter in process, in the session's order,
-// after which a delivery receipt goes back to the hub (handover.ts: pending set, sweep, retries).
-// Deduplicated by (from, id). An undecryptable message is acked,
-// answered with a retry receipt (spec 6.2) and reported to the provider user.
+// messages (spec 6), notifications (spec 8). A message is decrypted and stored durably (sealed)
+// in one Signal unit of work: its ACQUIRE reads the dedup record of (from, id) under the peer's
+// lock, its COMMIT writes the ratchet step and the stored message together, so that a crash can
+// never leave a spent message key without the message. Only then is it acked to the hub; then
+// handed to the adapter in process, in the session's order, after which a delivery receipt goes
+// back to the hub (handover.ts: pending set, sweep, retries). An undecryptable message is acked,
+// answered with a retry receipt (spec 6.2) and reported to the provider user; one whose unit lost
+// its lock is not acked (nothing was written: the hub redelivers it).
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { InboundMessage, MessageStatus, Notice } from '../../adapters/contract.ts';
 import type { Keyring } from '../crypto/keyring.ts';
+import { LockTimeoutError } from '../crypto/peer-lock.ts';
 import type { SignalEdge } from '../crypto/signal-edge.ts';
+import { LockLostError } from '../crypto/signal-unit.ts';
+import type { UnitWrites } from '../crypto/unit-writes.ts';
 import type { HubConnection, InboundStanza } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
-import { decodeContent, deviceAddress, encodeContent, type IncomingMessage, type MediaRef, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
+import { decodeContent, deviceAddress, encodeContent, type Content, type IncomingMessage, type MediaRef, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
 import type { Accounts } from './accounts.ts';
 import type { DeviceDirectory } from './devices.ts';
 import { contentOf } from './encrypt-message.ts';
 import { InboundHandover } from './handover.ts';
-import { loadMediaRef, storeMediaRef, type Outbox } from './outbox.ts';
+import { loadMediaRef, storeMediaRef, type Outbox, type StoredMediaRef } from './outbox.ts';
 import type { StatusLog } from './status-log.ts';
 
 const KEEP_S = 7 * 24 * 3600;
+
+/** A decrypted message as stored (sealed) for the hand-over. */
+interface Stored {
+  message: InboundMessage;
+  mediaRef: StoredMediaRef | undefined;
+  at: number;
+}
 
 export interface InboundOptions {
   redis: Redis;
@@ -108,31 +121,34 @@ export class InboundHandler {
     const user = conn.user;
     const key = this.#recordKey(user, m.from, m.id);
     const ack = () => conn.send({ kind: 'ack', class: 'message', id: m.id, to: m.from });
-    const state = await this.#o.redis.hget(key, 'state');
-    if (state !== null) {
+    let out;
+    try {
+      const store = this.#o.accounts.store(user);
+      out = await this.#o.edge.decryptWith(store, deviceAddress(user, 1), m.participant, m.enc, {
+        guard: { key, field: 'state' },
+        then: (plain) => this.#toStore(user, key, m, decodeContent(plain)),
+      });
+    } catch (err) {
+      // Nothing was written (the ratchet did not move): not acked, so the hub redelivers it.
+      if (err instanceof LockLostError || err instanceof LockTimeoutError) throw err;
+      return this.#undecryptable(conn, m, key, err as Error, ack);
+    }
+    if (out.guarded) {
       // A stored one is being handed over, or will be by the sweep (pending set).
       this.#o.observe?.('duplicate', undefined);
       return ack();
     }
-    let content;
-    try {
-      const store = this.#o.accounts.store(user);
-      const plain = await this.#o.edge.decrypt(store, deviceAddress(user, 1), m.participant, m.enc);
-      content = decodeContent(plain);
-    } catch (err) {
-      this.#o.logger.warn({ user, from: m.participant, id: m.id, err: (err as Error).message }, 'undecryptable message; asking for a retry');
+    const stored = out.value;
+    if (!stored) return ack(); // relabelled on the way: dropped (spec 5, 11)
+    await this.#handover.afterStored(key, async () => {
       ack();
-      const count = await this.#o.redis.incr(`${key}:retry`);
-      await this.#o.redis.expire(`${key}:retry`, KEEP_S);
-      if (count <= 5) {
-        const registration = await this.#o.accounts.store(user).identities.getLocalRegistrationId();
-        conn.send({ kind: 'receipt', id: m.id, to: m.from, participant: m.participant, type: 'retry', retry: { count, t: m.t }, registration });
-      }
-      this.#o.onNotice(user, { kind: 'undecryptable', user, peer: m.from, messageId: m.id });
-      this.#o.observe?.('undecryptable', undefined);
-      return;
-    }
-    if (content.id !== m.id) return ack(); // relabelled on the way: drop (spec 5, 11)
+      await this.#handover.handOver(conn, key, stored.message, stored.mediaRef ? loadMediaRef(stored.mediaRef) : undefined, stored.at);
+    });
+  }
+
+  /** What the unit's COMMIT stores for a decrypted message; nothing for one relabelled on the way. */
+  #toStore(user: string, key: string, m: IncomingMessage, content: Content): { value: Stored | undefined; writes?: UnitWrites } {
+    if (content.id !== m.id) return { value: undefined };
     const mediaRef = content.media ? storeMediaRef(content.media) : undefined;
     const message: InboundMessage = {
       id: m.id,
@@ -161,10 +177,21 @@ export class InboundHandler {
     };
     const at = Date.now();
     const sealed = this.#o.keyring.seal(Buffer.from(JSON.stringify({ message, mediaRef })), `${key}|data`);
-    await this.#handover.storeThen(key, at, sealed, KEEP_S, async () => {
-      ack();
-      await this.#handover.handOver(conn, key, message, mediaRef ? loadMediaRef(mediaRef) : undefined, at);
-    });
+    return { value: { message, mediaRef, at }, writes: this.#handover.storeWrites(key, at, sealed, KEEP_S) };
+  }
+
+  async #undecryptable(conn: HubConnection, m: IncomingMessage, key: string, err: Error, ack: () => void): Promise<void> {
+    const user = conn.user;
+    this.#o.logger.warn({ user, from: m.participant, id: m.id, err: err.message }, 'undecryptable message; asking for a retry');
+    ack();
+    const count = await this.#o.redis.incr(`${key}:retry`);
+    await this.#o.redis.expire(`${key}:retry`, KEEP_S);
+    if (count <= 5) {
+      const registration = await this.#o.accounts.store(user).identities.getLocalRegistrationId();
+      conn.send({ kind: 'receipt', id: m.id, to: m.from, participant: m.participant, type: 'retry', retry: { count, t: m.t }, registration });
+    }
+    this.#o.onNotice(user, { kind: 'undecryptable', user, peer: m.from, messageId: m.id });
+    this.#o.observe?.('undecryptable', undefined);
   }
 
   async #receipt(conn: HubConnection, r: ReceiptStanza): Promise<void> {

@@ -1,0 +1,60 @@
+// What a caller folds into one Signal unit of work (signal-unit.ts) besides libsignal's own records:
+// a guard that ACQUIRE reads before the lock, and writes that COMMIT applies with the session, in
+// one script, so that a caller's record and the ratchet step that produced it are written together
+// or not at all.
+
+/** A hash field read by ACQUIRE before the lock: once set, the unit is skipped (see SignalUnit.guarded). */
+export interface UnitGuard {
+  key: string;
+  field: string;
+}
+
+/**
+ * Writes of the caller's own that COMMIT applies with libsignal's, atomically and only while the
+ * lock still holds (else LockLostError and nothing at all is written). Values are written as given:
+ * seal anything secret first. Keys should share the user's hash tag where a cluster is used.
+ */
+export interface UnitWrites {
+  /** HSET of `fields` on `key`, then EXPIRE `ttlS` (≥ 1) when given. */
+  hashes?: Array<{ key: string; fields: Record<string, string | Buffer>; ttlS?: number }>;
+  /** ZADD of `member` with `score` to the sorted set `key`. */
+  zadds?: Array<{ key: string; score: number; member: string }>;
+}
+
+/**
+ * Staged writes encoded as COMMIT's extra KEYS and ARGV (sorted sets first, see COMMIT), checked
+ * when staged so that neither the script nor the release can fail on them.
+ */
+export class Staged {
+  readonly #z = { keys: [] as string[], args: [] as Array<string | Buffer> };
+  readonly #h = { keys: [] as string[], args: [] as Array<string | Buffer> };
+
+  add(w: UnitWrites): void {
+    for (const z of w.zadds ?? []) {
+      if (!Number.isFinite(z.score)) throw new RangeError(`staged ZADD on ${z.key}: score ${z.score} is not a finite number`);
+    }
+    for (const h of w.hashes ?? []) {
+      if (Object.keys(h.fields).length === 0) throw new RangeError(`staged HSET on ${h.key} has no fields`);
+      if (h.ttlS !== undefined && (!Number.isSafeInteger(h.ttlS) || h.ttlS < 1)) {
+        throw new RangeError(`staged HSET on ${h.key}: TTL ${h.ttlS} is not a positive whole number of seconds`);
+      }
+    }
+    for (const z of w.zadds ?? []) {
+      this.#z.keys.push(z.key);
+      this.#z.args.push('z', String(z.score), z.member);
+    }
+    for (const h of w.hashes ?? []) {
+      const pairs = Object.entries(h.fields);
+      this.#h.keys.push(h.key);
+      this.#h.args.push('h', String(pairs.length), String(h.ttlS ?? 0), ...pairs.flat());
+    }
+  }
+
+  get keys(): string[] {
+    return [...this.#z.keys, ...this.#h.keys];
+  }
+
+  get args(): Array<string | Buffer> {
+    return [...this.#z.args, ...this.#h.args];
+  }
+}
