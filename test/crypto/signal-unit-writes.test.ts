@@ -4,7 +4,6 @@
 // writing, and it is read under the lock, so two replicas handling one redelivered message do
 // not both try to decrypt it.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAccount, type UploadQuery } from '../../src/crypto/account.ts';
 import { Keyring } from '../../src/crypto/keyring.ts';
@@ -13,17 +12,11 @@ import { RedisSignalStore } from '../../src/crypto/redis-signal-store.ts';
 import { SignalEdge, type DecryptWith, type Encrypted } from '../../src/crypto/signal-edge.ts';
 import { LockLostError } from '../../src/crypto/signal-unit.ts';
 import type { KeyBundle } from '../../src/protocol/types.ts';
-import { REDIS_URL, testRedis } from '../support/redis.ts';
+import { recordingRedis, testRedis } from '../support/redis.ts';
 
 const { redis: plain, prefix, cleanup } = testRedis();
 // The stores and the lock use a connection that records the commands it sends (one round trip each).
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-const sent: string[] = [];
-const send = redis.sendCommand.bind(redis);
-redis.sendCommand = ((...a: Parameters<Redis['sendCommand']>) => {
-  sent.push(a[0].name);
-  return send(...a);
-}) as Redis['sendCommand'];
+const { redis, sent } = recordingRedis();
 afterAll(async () => {
   redis.disconnect();
   await cleanup();

@@ -14,17 +14,11 @@ import { rewrapAll } from '../../src/crypto/rewrap.ts';
 import { SignalEdge, signalAddress } from '../../src/crypto/signal-edge.ts';
 import { LockLostError, SignalUnit } from '../../src/crypto/signal-unit.ts';
 import type { KeyBundle } from '../../src/protocol/types.ts';
-import { REDIS_URL, testRedis } from '../support/redis.ts';
+import { recordingRedis, REDIS_URL, testRedis } from '../support/redis.ts';
 
 const { redis: plain, prefix, cleanup } = testRedis();
 // The stores and the lock use a connection that counts the commands it sends (one round trip each).
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-let sent = 0;
-const send = redis.sendCommand.bind(redis);
-redis.sendCommand = ((...a: Parameters<Redis['sendCommand']>) => {
-  sent++;
-  return send(...a);
-}) as Redis['sendCommand'];
+const { redis, sent: commands } = recordingRedis();
 afterAll(async () => {
   redis.disconnect();
   await cleanup();
@@ -72,15 +66,15 @@ describe('Signal unit of work', () => {
     const { x, y } = await pair('ann', 'ben');
     const identitiesBefore = [await hashOf(x.store, 'identities'), await hashOf(y.store, 'identities')];
     for (let i = 0; i < 5; i++) {
-      let from = sent;
+      let from = commands.length;
       const m = await edge.encrypt(x.store, x.address, y.address, enc.encode(`m${i}`));
-      expect(sent - from).toBe(2);
-      from = sent;
+      expect(commands.length - from).toBe(2);
+      from = commands.length;
       expect(dec.decode(await edge.decrypt(y.store, y.address, x.address, m))).toBe(`m${i}`);
-      expect(sent - from).toBe(2);
-      from = sent;
+      expect(commands.length - from).toBe(2);
+      from = commands.length;
       const r = await edge.encryptIfSession(y.store, y.address, x.address, enc.encode(`r${i}`));
-      expect(sent - from).toBe(2);
+      expect(commands.length - from).toBe(2);
       expect(dec.decode(await edge.decrypt(x.store, x.address, y.address, r as NonNullable<typeof r>))).toBe(`r${i}`);
     }
     // sealed blobs carry a fresh nonce: byte-equal means never written again
@@ -110,9 +104,9 @@ describe('Signal unit of work', () => {
   it('encryptIfSession without a session: undefined, nothing written, lock released; then one unit starts it and encrypts', async () => {
     const x = await party('cat');
     const y = await party('dan');
-    const from = sent;
+    const from = commands.length;
     expect(await edge.encryptIfSession(x.store, x.address, y.address, enc.encode('x'))).toBeUndefined();
-    expect(sent - from).toBe(2);
+    expect(commands.length - from).toBe(2);
     expect(await hashOf(x.store, 'sessions')).toEqual({});
     expect(await plain.exists(lock.keyOf(x.store.user, y.address))).toBe(0);
     const first = await edge.startSessionAndEncrypt(x.store, x.address, y.address, bundleFrom(y.upload, 1), enc.encode('first'));

@@ -6,7 +6,6 @@
 // a message stored by a process that died before acking.
 import { createHash, randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundMessage, Notice } from '../../adapters/contract.ts';
@@ -24,18 +23,12 @@ import type { HubConnection } from '../../src/hub/connection.ts';
 import type { SessionManager } from '../../src/hub/sessions.ts';
 import { deviceAddress, encodeContent, type EncType, type IncomingMessage, type Stanza } from '../../src/protocol/index.ts';
 import type { KeyBundle } from '../../src/protocol/types.ts';
-import { REDIS_URL, testRedis } from '../support/redis.ts';
+import { recordingRedis, testRedis } from '../support/redis.ts';
 import { until } from './harness.ts';
 
 const { redis: plain, prefix, cleanup } = testRedis();
 // The handler's connection records the commands it sends (BullMQ's duplicates of it do not).
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-const sent: string[] = [];
-const send = redis.sendCommand.bind(redis);
-redis.sendCommand = ((...a: Parameters<Redis['sendCommand']>) => {
-  sent.push(a[0].name);
-  return send(...a);
-}) as Redis['sendCommand'];
+const { redis, sent } = recordingRedis();
 
 const USER = 'alice@birdy.interop';
 const HUB_USER = 'ada@hub';

@@ -26,3 +26,18 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');
 }
+
+/**
+ * A connection that records the name of every command it sends (each one a round trip unless
+ * pipelined), for tests that count what an operation costs. The caller disconnects it.
+ */
+export function recordingRedis(): { redis: Redis; sent: string[] } {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  const sent: string[] = [];
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((...a: Parameters<Redis['sendCommand']>) => {
+    sent.push(a[0].name);
+    return send(...a);
+  }) as Redis['sendCommand'];
+  return { redis, sent };
+}
