@@ -3,7 +3,7 @@
 // (counted on the hub side), every hub message reaches the provider's webhook, nothing is stuck.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../delivery/harness.ts';
-import { ADA, chaosWorld, decryptedCounts, type ChaosWorld, type Sidecar } from './support.ts';
+import { ADA, chaosWorld, decryptedCounts, exitOf, postMessage, type ChaosWorld, type Sidecar } from './support.ts';
 
 const N = Number(process.env.CAUSEWAY_CRASH_MESSAGES ?? 1000);
 const USERS = ['ann', 'ben', 'cat', 'dan'];
@@ -17,16 +17,13 @@ beforeAll(async () => {
   for (const u of USERS) expect((await c.api('PUT', `/v1/users/${u}/interop`, { enabled: true })).status).toBe(200);
 }, 60_000);
 
-afterAll(() => w.close());
+afterAll(() => w?.close());
 
 describe('crash with messages in flight', () => {
   it(`SIGKILL with ${N} messages each way in flight: nothing lost, nothing twice, nothing stuck`, async () => {
     const keys = Array.from({ length: N }, (_, i) => ({ key: `crash-${i}`, from: USERS[i % USERS.length] as string, text: `out ${i}` }));
     const accepted = new Map<string, string>();
-    const post = async (k: (typeof keys)[number]) => {
-      const r = await c.api('POST', '/v1/messages', { from: k.from, to: ADA, text: k.text }, { 'idempotency-key': k.key }).catch(() => undefined);
-      if (r?.status === 202) accepted.set(k.key, ((await r.json()) as { message_id: string }).message_id);
-    };
+    const post = (k: (typeof keys)[number]) => postMessage(c, k, accepted);
     // hub → provider traffic, sent by the hub user while Causeway runs, crashes and comes back
     const inboundIds: string[] = [];
     const hubSends = (async () => {
@@ -38,8 +35,9 @@ describe('crash with messages in flight', () => {
     // provider → hub: fire everything, kill the process while it is being worked on
     const posting = Promise.all(keys.map((k) => post(k)));
     await eventually(async () => accepted.size >= N / 4, 30_000, 'a quarter accepted');
+    const exited = exitOf(c.child);
     c.child.kill('SIGKILL');
-    await new Promise((r) => c.child.once('exit', r));
+    await exited;
     await posting;
     const acceptedBeforeCrash = accepted.size;
     c.restart();

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../delivery/harness.ts';
 import { REDIS_URL } from '../support/redis.ts';
-import { ADA, chaosWorld, decryptedCounts, type ChaosWorld, type Sidecar } from './support.ts';
+import { ADA, chaosWorld, decryptedCounts, exitOf, postMessage, type ChaosWorld, type Sidecar } from './support.ts';
 
 const N = 400;
 const USERS = ['ann', 'ben', 'cat', 'dan'];
@@ -20,24 +20,23 @@ beforeAll(async () => {
   for (const u of USERS) expect((await c.api('PUT', `/v1/users/${u}/interop`, { enabled: true })).status).toBe(200);
 }, 60_000);
 
-afterAll(() => w.close());
+// w is unset when chaosWorld itself failed: that error is the one to see.
+afterAll(() => w?.close());
 
 describe('graceful shutdown', () => {
   it('SIGTERM with messages in flight: exits 0 within its bound, leaves no lease or session behind, loses nothing', async () => {
     const keys = Array.from({ length: N }, (_, i) => ({ key: `term-${i}`, from: USERS[i % USERS.length] as string, text: `out ${i}` }));
     const accepted = new Map<string, string>();
-    const post = async (k: (typeof keys)[number]) => {
-      const r = await c.api('POST', '/v1/messages', { from: k.from, to: ADA, text: k.text }, { 'idempotency-key': k.key }).catch(() => undefined);
-      if (r?.status === 202) accepted.set(k.key, ((await r.json()) as { message_id: string }).message_id);
-    };
+    const post = (k: (typeof keys)[number]) => postMessage(c, k, accepted);
     const inboundIds: string[] = [];
     for (let i = 0; i < 40; i++) inboundIds.push((await w.control('POST', `/users/${ADA}/send`, { to: `${USERS[i % USERS.length]}@birdy.interop`, text: `in ${i}` })).id as string);
     const posting = Promise.all(keys.map((k) => post(k)));
     await eventually(async () => accepted.size >= N / 4, 30_000, 'a quarter accepted');
 
     const t0 = Date.now();
+    const exited = exitOf(c.child);
     c.child.kill('SIGTERM');
-    const code = await new Promise<number | null>((r) => c.child.once('exit', (x) => r(x)));
+    const code = await exited;
     const took = Date.now() - t0;
     await posting;
     expect(code).toBe(0);

@@ -3,7 +3,7 @@
 // HTTP API as a provider would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -65,7 +65,16 @@ export async function chaosWorld(name: string): Promise<ChaosWorld> {
       const config = join(dir, `causeway-${sidecars.length}.yaml`);
       writeFileSync(config, stackConfigYaml({ hubUrl: hub.url.replace(/^http/, 'ws'), receiverUrl: receiver.url, prefix, port, pem, kek }));
       const base = `http://127.0.0.1:${port}`;
-      const start = () => spawn(process.execPath, ['bin/causeway.js', 'start', '--config', config, '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      // CAUSEWAY_CHAOS_LOGS=DIR keeps each process's log (JSON lines) in DIR, for a failure's post-mortem.
+      const logDir = process.env.CAUSEWAY_CHAOS_LOGS;
+      const n = sidecars.length;
+      let runs = 0;
+      const start = () => {
+        const out = logDir ? openSync(join(logDir, `${prefix}-${n}-${runs++}.log`), 'a') : 'ignore';
+        const child = spawn(process.execPath, ['bin/causeway.js', 'start', '--config', config, '--json'], { stdio: ['ignore', out, 'inherit'] });
+        if (typeof out === 'number') closeSync(out); // the child has its own copy
+        return child;
+      };
       const s: Sidecar = {
         base,
         child: start(),
@@ -88,7 +97,12 @@ export async function chaosWorld(name: string): Promise<ChaosWorld> {
     inbox: async () => ((await control('GET', `/users/${ADA}/inbox`)) as unknown as { messages: Array<{ id: string; decrypted: boolean; content?: { text?: string } }> }).messages,
     received: () => new Set(receiver.events().filter((e) => e.type === 'message.received').map((e) => e.data.id as string)),
     async close() {
-      for (const s of sidecars) s.child.kill('SIGKILL');
+      // Waited for, so that no process outlives the world and keeps writing to its Redis prefix.
+      await Promise.all(sidecars.map((s) => {
+        const exited = exitOf(s.child);
+        s.child.kill('SIGKILL');
+        return exited;
+      }));
       await receiver.stop();
       await hub.close();
       await deleteKeys(prefix);
@@ -101,4 +115,26 @@ export function decryptedCounts(entries: Array<{ id: string; decrypted: boolean 
   const counts = new Map<string, number>();
   for (const m of entries) if (m.decrypted) counts.set(m.id, (counts.get(m.id) ?? 0) + 1);
   return counts;
+}
+
+/** The process's exit code (null: killed by a signal), also when it has already exited. */
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/**
+ * Posts one message and records its id in `accepted` when answered 202. Never rejects: a request
+ * cut short by the process stopping is simply not recorded (and, left unawaited while the test
+ * goes on, a rejection would surface as an unhandled error outside the test); the caller posts
+ * it again with the same idempotency key, which answers the same message id if it was stored.
+ */
+export async function postMessage(c: Sidecar, m: { key: string; from: string; text: string }, accepted: Map<string, string>): Promise<void> {
+  try {
+    const r = await c.api('POST', '/v1/messages', { from: m.from, to: ADA, text: m.text }, { 'idempotency-key': m.key });
+    if (r.status === 202) accepted.set(m.key, ((await r.json()) as { message_id: string }).message_id);
+    else await r.body?.cancel();
+  } catch {
+    // not accepted, as far as the provider can tell
+  }
 }
