@@ -118,6 +118,10 @@ export async function startHomeserver(o: { serverName: string; registration: App
       }
     })();
   });
+  // Idle keep-alive sockets are closed by the clients (fetch: after 4 s), never first by this
+  // server: a server-side close racing a client's reuse of the socket is an ECONNRESET for the
+  // client (seen in the bench after a long synchronous stretch kept both timers from firing).
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   pusher.start();
