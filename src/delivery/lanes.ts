@@ -103,6 +103,11 @@ export class LaneRunner<T> {
     return this.#closing;
   }
 
+  /** The lanes whose drains are running (e.g. still running when `close` gave up waiting). */
+  draining(): T[] {
+    return [...this.#lanes.values()].filter((e) => e.started).map((e) => e.lane);
+  }
+
   /** Whether this process is draining (or about to drain) the lane with this key. */
   has(key: string): boolean {
     return this.#lanes.has(key);

@@ -171,6 +171,11 @@ export class OutboundDelivery {
     clearTimeout(this.#resweep);
     this.#subscriber?.disconnect();
     await this.#runner.close(graceMs);
+    // Drains that outlived the grace (an ack still awaited): their leases are given up, so the next
+    // process takes those lanes at once instead of waiting the leases out. Whoever takes one resends
+    // the stored frame byte-identical, which the hub deduplicates (spec 4); a drain here that still
+    // gets its ack finishes the message as usual (the finish pops the lane only while it is the head).
+    await Promise.all(this.#runner.draining().map((l) => this.#o.outbox.release(l.user, l.peer, this.#runner.token).catch(() => undefined)));
     await this.#bull.close(this.#worker, this.queue, graceMs);
   }
 

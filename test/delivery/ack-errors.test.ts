@@ -3,7 +3,7 @@ import { PrivateKey, ProtocolAddress } from '@signalapp/libsignal-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceDirectory } from '../../src/delivery/devices.ts';
 import { computeDhash } from '../../src/protocol/index.ts';
-import { harness, until } from './harness.ts';
+import { eventually, harness, until } from './harness.ts';
 
 type Inbox = { messages: Array<{ id: string; device: number; decrypted: boolean; content?: { text?: string } }> };
 const ADA = '447700900123@hub';
@@ -117,5 +117,31 @@ describe('ack errors (spec 4)', () => {
     expect(h.connector.notices.slice(notices)).toContainEqual(expect.objectContaining({ kind: 'safety-number-changed', peer: ADA, held: false }));
     const got = (await inbox()).filter((m) => m.id === id && m.decrypted);
     expect(got.map((m) => m.content?.text)).toContain('despite a stale trusted key');
+  });
+});
+
+describe('stopping with an ack still awaited', () => {
+  it('gives the lane lease up once the grace is over; the next replica finishes the message, delivered once', async () => {
+    const r = await h.replica(false);
+    let id = '';
+    try {
+      await h.control('PUT', '/faults', { ack_delay_ms: 2500 });
+      id = (await r.core.submit('rec', { idempotencyKey: `ae-stop-${n++}`, from: 'alice', to: ADA, text: 'ack delayed past the grace' })).messageId;
+      await eventually(async () => (await inbox()).some((m) => m.id === id), 10_000, 'the hub got it');
+      const lease = r.core.outbox.leaseKey('alice@birdy.interop', ADA);
+      expect(await h.redis.get(lease)).not.toBeNull(); // held while the ack is awaited
+      await r.core.close(200);
+      expect(await h.redis.get(lease)).toBeNull(); // given up, not left to lapse (15 s)
+    } finally {
+      await h.control('DELETE', '/faults');
+      await r.sessions.stop();
+    }
+    // The other replica takes the lane at once, resends the stored frame, gets the ack.
+    await h.core.outbound.sweep();
+    await sent(id);
+    // Once per device (earlier tests of this file gave Ada more devices than her first two).
+    const devices = (await inbox()).filter((m) => m.id === id).map((m) => m.device);
+    expect(devices.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(devices).size).toBe(devices.length);
   });
 });
