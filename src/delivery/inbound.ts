@@ -62,6 +62,9 @@ export class InboundHandler {
   readonly queue: InboundHandover['queue'];
   /** Stanzas of one session are handled in arrival order. */
   readonly #chains = new WeakMap<HubConnection, Promise<void>>();
+  /** Stanzas being handled (close waits for them, within its grace). */
+  readonly #inflight = new Set<Promise<void>>();
+  #closing = false;
   readonly #handover: InboundHandover;
 
   constructor(o: InboundOptions) {
@@ -84,19 +87,35 @@ export class InboundHandler {
     return this.#handover.sweep();
   }
 
-  /** Stops taking jobs; active ones may finish within `graceMs` (bull.ts). */
-  close(graceMs = 10_000): Promise<void> {
-    return this.#handover.close(graceMs);
+  /**
+   * Stops handling what the hub pushes (a stanza arriving from now on is not acked: the hub
+   * redelivers it to the next session), lets the stanzas being handled finish within `graceMs`,
+   * then stops the hand-over's queue (its active jobs likewise bounded, bull.ts).
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    this.#closing = true;
+    if (this.#inflight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.#inflight]), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    await this.#handover.close(graceMs);
   }
 
   /** Entry point from the session manager. */
   handle(conn: HubConnection, s: InboundStanza): void {
+    if (this.#closing) {
+      this.#o.logger.debug({ user: conn.user, kind: s.kind }, 'stopping: inbound stanza left to the hub to redeliver');
+      return;
+    }
     const prev = this.#chains.get(conn) ?? Promise.resolve();
     const next = prev.then(() => this.#one(conn, s)).catch((err: unknown) => {
       // Not acked: the hub redelivers it on the next session (spec 5).
       this.#o.logger.warn({ user: conn.user, kind: s.kind, err: (err as Error).message }, 'inbound stanza not handled');
     });
     this.#chains.set(conn, next);
+    this.#inflight.add(next);
+    void next.finally(() => this.#inflight.delete(next));
   }
 
   async #one(conn: HubConnection, s: InboundStanza): Promise<void> {

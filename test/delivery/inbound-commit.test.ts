@@ -214,3 +214,23 @@ describe('inbound: the record is stored by the Signal unit that decrypted it', (
     expect(await plain.exists(recordKey(relabelled.id))).toBe(0);
   });
 });
+
+// Last in this file: it stops the shared handler.
+describe('stopping', () => {
+  it('lets the stanzas being handled finish before its queue stops, and leaves later ones to the hub', async () => {
+    const a = await fromHub('handled while stopping');
+    const b = await fromHub('pushed after the stop began');
+    inbound.handle(conn.hub, a);
+    const closing = inbound.close(5000);
+    inbound.handle(conn.hub, b);
+    await closing;
+    // The one being handled went all the way: stored, acked, handed over, marked delivered.
+    expect(conn.acks(a.id)).toBe(1);
+    expect(delivered.some((m) => m.id === a.id)).toBe(true);
+    expect(await plain.hget(recordKey(a.id), 'state')).toBe('delivered');
+    // The later one was not touched: not acked (the hub redelivers it), nothing stored.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(conn.acks(b.id)).toBe(0);
+    expect(await plain.exists(recordKey(b.id))).toBe(0);
+  });
+});
