@@ -10,7 +10,7 @@
 import type { Hono } from 'hono';
 import type { CoreApi, OutboundMessage, SubmitOutcome as Outcome } from '../contract.ts';
 import { check, invalid, readJson, sizeLimit, type Issue } from './http.ts';
-import { outboundMessage } from './outbound.ts';
+import { outboundMessage, resolveRecipient } from './outbound.ts';
 import { batchBody, type batchResult } from './schemas.ts';
 import type { z } from 'zod';
 
@@ -49,26 +49,23 @@ export function addBatchRoute(app: Hono, o: BatchRouteOptions): void {
     const results = new Array<ItemResult>(b.messages.length);
     const pending: Array<{ i: number; m: OutboundMessage }> = [];
     const lookups = new Map<string, Promise<string | undefined>>();
+    // One lookup per (sender, number) in the batch.
+    const lookup = (from: string, phone: string): Promise<string | undefined> => {
+      const pair = `${from}|${phone}`;
+      let jid = lookups.get(pair);
+      if (!jid) lookups.set(pair, (jid = core.lookup(from, phone)));
+      return jid;
+    };
     await Promise.all(b.messages.map(async ({ idempotency_key: key, ...m }, i) => {
-      let to = m.to;
-      if (to.startsWith('+')) {
-        // As for a single message: a repeat is answered from the core's record, not looked up again.
-        const first = (await core.statuses(o.adapterId, key))?.[0];
-        if (first?.idempotencyKey === key) {
-          results[i] = { idempotency_key: key, status: 'queued', message_id: first.messageId, duplicate: true };
-          return;
-        }
-        const pair = `${m.from}|${to}`;
-        let jid = lookups.get(pair);
-        if (!jid) lookups.set(pair, (jid = core.lookup(m.from, to)));
-        const found = await jid;
-        if (found === undefined) {
-          results[i] = { idempotency_key: key, status: 'rejected', error: 'recipient not reachable', issues: [{ field: `messages[${i}].to`, in: 'body', message: 'no hub user reachable at this number' }] };
-          return;
-        }
-        to = found;
+      // As for a single message: a repeat is answered from the core's record, not looked up again.
+      const to = await resolveRecipient(core, o.adapterId, key, m.from, m.to, lookup);
+      if ('repeat' in to) {
+        results[i] = { idempotency_key: key, status: 'queued', message_id: to.repeat, duplicate: true };
+      } else if ('unreachable' in to) {
+        results[i] = { idempotency_key: key, status: 'rejected', error: 'recipient not reachable', issues: [{ field: `messages[${i}].to`, in: 'body', message: 'no hub user reachable at this number' }] };
+      } else {
+        pending.push({ i, m: outboundMessage(key, m, to.to) });
       }
-      pending.push({ i, m: outboundMessage(key, m, to) });
     }));
     pending.sort((x, y) => x.i - y.i); // lookups finish in any order; the core gets request order
     const outcomes = await submitAll(core, o.adapterId, pending.map((p) => p.m));

@@ -12,7 +12,7 @@ import { statusJson } from './events.ts';
 import { check, invalid, readJson, sizeLimit, type Issue } from './http.ts';
 import { addBatchRoute } from './batch-route.ts';
 import { buildOpenApi } from './openapi.ts';
-import { outboundMessage } from './outbound.ts';
+import { outboundMessage, resolveRecipient } from './outbound.ts';
 import {
   DEFAULT_MAX_MESSAGES_PER_BATCH,
   directoryQuery,
@@ -63,18 +63,12 @@ export function createRoutes(o: RoutesOptions): Hono {
     const m = check(sendMessageBody, body.value, 'body', issues);
     if (key === undefined || m === undefined) return invalid(c, issues);
     const core = coreOr503();
-    let to = m.to;
-    if (to.startsWith('+')) {
-      // A repeat is answered from the core's record, not by looking the number up again.
-      const first = (await core.statuses(o.adapterId, key))?.[0];
-      if (first?.idempotencyKey === key) return c.json({ message_id: first.messageId, status: 'queued', duplicate: true }, 202);
-      const jid = await core.lookup(m.from, to);
-      if (jid === undefined) {
-        return c.json({ error: 'recipient not reachable', issues: [{ field: 'to', in: 'body', message: 'no hub user reachable at this number' }] }, 422);
-      }
-      to = jid;
+    const to = await resolveRecipient(core, o.adapterId, key, m.from, m.to);
+    if ('repeat' in to) return c.json({ message_id: to.repeat, status: 'queued' as const, duplicate: true }, 202);
+    if ('unreachable' in to) {
+      return c.json({ error: 'recipient not reachable', issues: [{ field: 'to', in: 'body', message: 'no hub user reachable at this number' }] }, 422);
     }
-    const r = await core.submit(o.adapterId, outboundMessage(key, m, to));
+    const r = await core.submit(o.adapterId, outboundMessage(key, m, to.to));
     return c.json({ message_id: r.messageId, status: 'queued' as const, duplicate: r.duplicate }, 202);
   });
 

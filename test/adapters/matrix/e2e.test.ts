@@ -18,7 +18,7 @@ let portal: string;
 beforeAll(async () => {
   h = await matrixHarness({
     hubUsers: { users: [{ phone: '+447700900123', name: 'Ada', devices: [0, 3], script: { echo: true, receipts: true, read: true, delay_ms: 0 } }] },
-    // Success statuses too (the default posts failures only: statuses.test.ts).
+    // Success statuses set explicitly (they are the default too: statuses.test.ts).
     config: { send_statuses: 'all' },
   });
   alice = await h.client('alice');
