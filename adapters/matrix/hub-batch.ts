@@ -7,7 +7,8 @@
 // event naming one of them (a reply, reaction, edit or redaction needs its hub message id), a
 // bot command (an "optout" after a message), a portal invite, a refusal posted in a portal, and
 // the end of the event group (matrix-inbound.ts).
-import type { CoreApi, OutboundMessage, SubmitOutcome } from '../contract.ts';
+import type { SubmitOutcome } from '../contract.ts';
+import { submitAll } from '../submit-all.ts';
 import type { EventLink } from './portals.ts';
 import { coreRefusal, refuse, type InboundDeps, type Pending, type Prepared } from './to-hub.ts';
 
@@ -72,28 +73,4 @@ export class HubBatch implements Pending {
     }
     if (error !== undefined) throw error;
   }
-}
-
-/**
- * One `submitMany` for several messages; `submit` for a lone one, or for each when the core has
- * no batch call — then a failure (not a refusal) stops there: `outcomes` are those of the messages
- * before it, and `error` is the failure.
- */
-async function submitAll(core: CoreApi, adapterId: string, ms: OutboundMessage[]): Promise<{ outcomes: SubmitOutcome[]; error?: unknown }> {
-  if (ms.length > 1 && core.submitMany) {
-    const outcomes = await core.submitMany(adapterId, ms);
-    if (outcomes.length !== ms.length) throw new Error(`core.submitMany answered ${outcomes.length} outcomes for ${ms.length} messages`);
-    return { outcomes };
-  }
-  const outcomes: SubmitOutcome[] = [];
-  for (const m of ms) {
-    try {
-      outcomes.push(await core.submit(adapterId, m));
-    } catch (err) {
-      // The core's SubmitError (src/core.ts), recognized by shape: adapters depend on the contract only.
-      if (!(err instanceof Error) || err.name !== 'SubmitError') return { outcomes, error: err };
-      outcomes.push({ refused: { field: (err as Error & { field?: string }).field ?? 'message', message: err.message } });
-    }
-  }
-  return { outcomes };
 }

@@ -10,6 +10,7 @@
 import type { Hono } from 'hono';
 import type { CoreApi, OutboundMessage, SubmitOutcome as Outcome } from '../contract.ts';
 import { check, invalid, readJson, sizeLimit, type Issue } from './http.ts';
+import { submitAll } from '../submit-all.ts';
 import { outboundMessage, resolveRecipient } from './outbound.ts';
 import { batchBody, type batchResult } from './schemas.ts';
 import type { z } from 'zod';
@@ -68,7 +69,7 @@ export function addBatchRoute(app: Hono, o: BatchRouteOptions): void {
       }
     }));
     pending.sort((x, y) => x.i - y.i); // lookups finish in any order; the core gets request order
-    const outcomes = await submitAll(core, o.adapterId, pending.map((p) => p.m));
+    const outcomes = await submitBatch(core, o.adapterId, pending.map((p) => p.m));
     pending.forEach(({ i, m }, k) => {
       const r = outcomes[k] as Outcome;
       results[i] = 'refused' in r
@@ -80,20 +81,9 @@ export function addBatchRoute(app: Hono, o: BatchRouteOptions): void {
   });
 }
 
-async function submitAll(core: CoreApi, adapterId: string, ms: OutboundMessage[]): Promise<Outcome[]> {
+async function submitBatch(core: CoreApi, adapterId: string, ms: OutboundMessage[]): Promise<Outcome[]> {
   if (ms.length === 0) return [];
-  // A core without the batch call (it is optional in the contract): one `submit` per message, in
-  // order — the same answers, more round trips.
-  if (core.submitMany) return core.submitMany(adapterId, ms);
-  const out: Outcome[] = [];
-  for (const m of ms) {
-    try {
-      out.push(await core.submit(adapterId, m));
-    } catch (err) {
-      const field = (err as { field?: unknown }).field;
-      if ((err as Error).name !== 'SubmitError' || typeof field !== 'string') throw err;
-      out.push({ refused: { field, message: (err as Error).message } });
-    }
-  }
-  return out;
+  const { outcomes, error } = await submitAll(core, adapterId, ms);
+  if (error !== undefined) throw error; // answered 5xx: the provider retries the batch (same keys)
+  return outcomes;
 }
