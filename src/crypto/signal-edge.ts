@@ -2,7 +2,8 @@
 // one hub device, decrypt from one. Each runs under the per-peer lock (peer-lock.ts) because
 // libsignal's session state must not be touched by two operations at once, as a unit of work
 // (signal-unit.ts): lock + reads in one Redis round trip, writes + release in another.
-// `decryptWith` lets the caller fold a dedup guard and its own record into those two scripts.
+// `decryptWith` lets the caller fold a dedup guard and its own record into those two scripts; the
+// encrypts take an `AfterEncrypt` that folds the caller's record of the ciphertext the same way.
 //
 // Spec 7: HIP device numbers are not libsignal device ids, so a HIP device address maps to
 // ProtocolAddress(full device address, 1); ciphertexts do not depend on that choice.
@@ -43,9 +44,19 @@ function preKeyBundle(b: KeyBundle): PreKeyBundle {
   );
 }
 
-async function encryptIn(u: SignalUnit, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted> {
+/**
+ * Runs under the lock on the ciphertext just made, before COMMIT: the writes it returns are applied
+ * by COMMIT with the ratchet step, atomically (unit-writes.ts). If it throws, the ratchet step is
+ * still committed and its writes are not.
+ */
+export type AfterEncrypt = (enc: Encrypted) => UnitWrites | undefined;
+
+async function encryptIn(u: SignalUnit, local: string, peer: string, plaintext: Uint8Array, after?: AfterEncrypt): Promise<Encrypted> {
   const msg = await signalEncrypt(ab(plaintext), signalAddress(peer), signalAddress(local), u.sessions, u.identities);
-  return { type: msg.type() === CiphertextMessageType.PreKey ? 'pkmsg' : 'msg', ciphertext: msg.serialize() };
+  const enc: Encrypted = { type: msg.type() === CiphertextMessageType.PreKey ? 'pkmsg' : 'msg', ciphertext: msg.serialize() };
+  const writes = after?.(enc);
+  if (writes) u.stage(writes);
+  return enc;
 }
 
 /** What `decryptWith` does besides decrypting (unit-writes.ts). */
@@ -96,10 +107,10 @@ export class SignalEdge {
   }
 
   /** Starts (or replaces) the session from a bundle and encrypts the first message, in one unit. */
-  startSessionAndEncrypt(store: RedisSignalStore, local: string, peer: string, b: KeyBundle, plaintext: Uint8Array): Promise<Encrypted> {
+  startSessionAndEncrypt(store: RedisSignalStore, local: string, peer: string, b: KeyBundle, plaintext: Uint8Array, after?: AfterEncrypt): Promise<Encrypted> {
     return this.#unit(store, peer, async (u) => {
       await processPreKeyBundle(preKeyBundle(b), signalAddress(peer), signalAddress(local), u.sessions, u.identities);
-      return encryptIn(u, local, peer, plaintext);
+      return encryptIn(u, local, peer, plaintext, after);
     });
   }
 
@@ -111,8 +122,8 @@ export class SignalEdge {
    * Encrypts if there is a session that can encrypt; undefined if there is none. The check and the
    * encryption are one unit under the lock: a separate check could be stale by the time it is used.
    */
-  encryptIfSession(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted | undefined> {
-    return this.#unit(store, peer, async (u) => (u.hasCurrentSession() ? encryptIn(u, local, peer, plaintext) : undefined));
+  encryptIfSession(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array, after?: AfterEncrypt): Promise<Encrypted | undefined> {
+    return this.#unit(store, peer, async (u) => (u.hasCurrentSession() ? encryptIn(u, local, peer, plaintext, after) : undefined));
   }
 
   async decrypt(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }): Promise<Uint8Array> {

@@ -146,9 +146,17 @@ export class OutboundAttempt {
     const store = new RedisSignalStore(this.#o.redis, this.#o.keyring, this.#o.prefix, user);
     const local = deviceAddress(user, 1);
     try {
-      const msg = await encryptMessage(conn, this.#o.edge, store, local, r, await this.#o.devices.get(conn, r.peer));
-      const frame = buildStanza(msg);
-      await this.#o.outbox.saveFrame(user, r.id, frame);
+      // The stanza is built and stored (spec 4: before its first send) by the Signal unit that
+      // makes its last ciphertext, in that unit's COMMIT: no round trip of its own.
+      let frame: string | undefined;
+      const msg = await encryptMessage(conn, this.#o.edge, store, local, r, await this.#o.devices.get(conn, r.peer), (m) => {
+        frame = buildStanza(m);
+        return this.#o.outbox.frameWrites(user, r.id, frame);
+      });
+      if (frame === undefined) {
+        frame = buildStanza(msg);
+        await this.#o.outbox.saveFrame(user, r.id, frame);
+      }
       return frame;
     } catch (err) {
       if (err instanceof NoDevicesError) throw new PermanentFailure('no-devices', err.message);

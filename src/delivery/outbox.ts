@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { MessageStatus, OutboundMessage } from '../../adapters/contract.ts';
 import type { Keyring } from '../crypto/keyring.ts';
+import type { UnitWrites } from '../crypto/unit-writes.ts';
 import { newId, type MediaRef } from '../protocol/index.ts';
 import { CLAIM, HEAD_OR_FORGET, POP_IF_HEAD, RELEASE, RENEW, SUBMIT, SUBMIT_MANY } from './outbox-scripts.ts';
 import type { StatusLog } from './status-log.ts';
@@ -241,7 +242,17 @@ export class Outbox {
   /** Stores the built stanza before its first send (spec 4: a lost ack is answered by resending it). */
   async saveFrame(user: string, id: string, frame: string): Promise<void> {
     const key = this.recordKey(user, id);
-    await this.#redis.hset(key, 'frame', this.#ring.seal(Buffer.from(frame, 'utf8'), `${key}|frame`));
+    await this.#redis.hset(key, 'frame', this.#sealFrame(key, frame));
+  }
+
+  /** saveFrame as writes for the Signal unit that made the frame's last ciphertext to commit (unit-writes.ts). */
+  frameWrites(user: string, id: string, frame: string): UnitWrites {
+    const key = this.recordKey(user, id);
+    return { hashes: [{ key, fields: { frame: this.#sealFrame(key, frame) } }] };
+  }
+
+  #sealFrame(key: string, frame: string): Buffer {
+    return this.#ring.seal(Buffer.from(frame, 'utf8'), `${key}|frame`);
   }
 
   /** Replaces the sealed record (a 406 downgrade); the stored frame goes too. */
