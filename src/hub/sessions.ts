@@ -9,6 +9,7 @@
 // delivery/outbound-worker.ts) — docs/architecture.md#several-replicas.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { HubConnection, HubSessionError, type InboundStanza } from './connection.ts';
@@ -53,6 +54,7 @@ export class SessionManager {
   readonly #sweeper: NodeJS.Timeout;
   readonly #renewer: NodeJS.Timeout | undefined;
   #stopped = false;
+  readonly #stopping = new AbortController();
   /** This replica, as named in owner keys (and in its channel, delivery/outbound-worker.ts). */
   readonly replicaId = `${hostname()}:${process.pid}:${randomBytes(6).toString('base64url')}`;
 
@@ -119,7 +121,13 @@ export class SessionManager {
 
   async #open(user: string, e: Entry): Promise<HubConnection> {
     const wait = e.retryAt - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) {
+      try {
+        await sleep(wait, undefined, { signal: this.#stopping.signal });
+      } catch {
+        throw new HubSessionError('session manager is stopped', 'stopped');
+      }
+    }
     this.#makeRoom();
     try {
       const token = await this.#o.key.mint({ providerId: this.#o.providerId, hubId: this.#o.hubId, user, ttlS: this.#o.tokenTtlS });
@@ -135,6 +143,12 @@ export class SessionManager {
           this.#o.onClosed?.(user, code);
         },
       });
+      // Stopped, or this user's sessions closed (close()), while it was opening: the session is
+      // closed at once rather than left open with no entry that would ever close it.
+      if (this.#stopped || this.#entries.get(user) !== e) {
+        conn.close();
+        throw new HubSessionError(this.#stopped ? 'session manager is stopped' : 'session closed while it was opening', this.#stopped ? 'stopped' : 'closed');
+      }
       // The hub now gives this replica the user's session (an older one elsewhere got 4409).
       this.#o.ownership?.redis.set(this.#ownerKey(user), this.replicaId, 'PX', this.#o.ownership.ttlMs ?? OWNER_TTL_MS).catch((err: unknown) => {
         this.#o.logger?.warn({ user, err: (err as Error).message }, 'could not record the session owner');
@@ -146,6 +160,7 @@ export class SessionManager {
       this.#o.onOpened?.(conn);
       return conn;
     } catch (err) {
+      if (err instanceof HubSessionError && (err.reason === 'stopped' || err.reason === 'closed')) throw err;
       e.failures++;
       const cap = Math.min(this.#o.reconnectMaxMs, this.#o.reconnectMinMs * 2 ** Math.min(e.failures - 1, 20));
       e.retryAt = Date.now() + Math.round(Math.random() * cap);
@@ -185,13 +200,20 @@ export class SessionManager {
     this.#entries.delete(user);
   }
 
-  /** Closes every session; with `ownership`, gives their owner keys up before resolving. */
+  /**
+   * Closes every session; with `ownership`, gives their owner keys up before resolving. Sessions
+   * still opening are waited for (each bounded by the open timeout; one waiting out a backoff
+   * gives up at once) and closed as soon as they open, before any owner key is written for them.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     clearInterval(this.#sweeper);
     clearInterval(this.#renewer);
     const held = [...this.#entries].filter(([, e]) => e.conn?.open).map(([user]) => user);
+    const opening = [...this.#entries.values()].flatMap((e) => (e.opening ? [e.opening] : []));
     for (const e of this.#entries.values()) e.conn?.close();
+    await Promise.allSettled(opening);
     this.#entries.clear();
     const own = this.#o.ownership;
     if (!own || held.length === 0) return;
