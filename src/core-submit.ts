@@ -1,0 +1,160 @@
+// The core's outbound messages on their way to the outbox (Core.submit, submitMany): checked,
+// downgraded per policy (spec 11), their attachment hosted once, written with their idempotency
+// claim and their lane set going; and the same policy applied again when the hub refuses a
+// message with 406 (spec 4), from the adapter's message the record keeps for it. Split from core.ts.
+import type { MessageStatus, OutboundMessage, SubmitOutcome } from '../adapters/contract.ts';
+import type { PolicyConfig } from './config/policy-schema.ts';
+import type { FinalOutcome, OutboundRecord, Outbox, StoredMediaRef } from './delivery/outbox.ts';
+import { downgradeAfter406, downgradeOutbound } from './policy/index.ts';
+import { parseAddress } from './protocol/index.ts';
+import { SubmitError } from './submit-error.ts';
+
+/** The adapter's message as kept for the 406 path: file bytes are hosted already, not kept twice. */
+function withoutFileBytes(m: OutboundMessage): OutboundMessage {
+  if (m.media?.data === undefined) return m;
+  const { data: _data, ...media } = m.media;
+  return { ...m, media };
+}
+
+/** What `#prepare` makes of a message: a record to write, or a repeat already known (media messages). */
+type Prepared =
+  | { kind: 'write'; m: OutboundMessage; user: string; record: Omit<OutboundRecord, 'id' | 't'>; final?: FinalOutcome }
+  | { kind: 'repeat'; messageId: string };
+
+/** Messages of one `submitMany` prepared at once: opt-in reads and media fetches overlap, within bounds. */
+const PREPARE_CONCURRENCY = 8;
+
+/** `f` over `items` with at most `limit` calls running; results in the items' order. */
+async function mapLimit<T, R>(items: ReadonlyArray<T>, limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** What the core lends: its parts are reached through callbacks, so this module never imports core.ts. */
+export interface CoreSubmitOptions {
+  outbox: Outbox;
+  maxTextBytes: number;
+  /** The downgrade rules (config `policy`). */
+  policy: PolicyConfig;
+  /** Core.userAddress: a provider user's hub address; throws SubmitError for a bad local part. */
+  userAddress: (local: string) => string;
+  isEnabled: (user: string) => Promise<boolean>;
+  /** Core.statuses: a repeat of an accepted key is found by it. */
+  statuses: (adapterId: string, keyOrId: string) => Promise<MessageStatus[] | undefined>;
+  /** Checks, encrypts and hosts an attachment (core-media.ts); throws SubmitError for bad media. */
+  prepareMedia: (media: NonNullable<OutboundMessage['media']>) => Promise<StoredMediaRef>;
+  /** Sets a lane going whose head the write made. */
+  kick: (j: { user: string; peer: string; id: string }) => void;
+  /** A status for the adapter (the policy's final failure). */
+  onStatus: (s: MessageStatus) => void;
+}
+
+export class CoreSubmit {
+  readonly #o: CoreSubmitOptions;
+
+  constructor(o: CoreSubmitOptions) {
+    this.#o = o;
+  }
+
+  async submit(adapterId: string, m: OutboundMessage): Promise<{ messageId: string; duplicate: boolean }> {
+    const p = await this.#prepare(adapterId, m);
+    if (p.kind === 'repeat') return { messageId: p.messageId, duplicate: true };
+    return this.#accepted(p, await this.#o.outbox.submit(p.record, p.final));
+  }
+
+  /**
+   * Several messages in one call (the webhook adapter's batch endpoint): each is checked and
+   * prepared as `submit` does, then every accepted one is written in a single Redis script, in the
+   * given order (so one conversation's messages keep it). A message refused as the sender's error
+   * (SubmitError: not opted in, bad media…) is answered `refused` and nothing of it is stored; the
+   * others go on. Any other failure rejects the call before anything is written.
+   */
+  async submitMany(adapterId: string, ms: ReadonlyArray<OutboundMessage>): Promise<SubmitOutcome[]> {
+    const prepared = await mapLimit(ms, PREPARE_CONCURRENCY, async (m): Promise<Prepared | SubmitError> => {
+      try {
+        return await this.#prepare(adapterId, m);
+      } catch (err) {
+        if (err instanceof SubmitError) return err;
+        throw err;
+      }
+    });
+    const writes = prepared.filter((p): p is Extract<Prepared, { kind: 'write' }> => !(p instanceof SubmitError) && p.kind === 'write');
+    const written = await this.#o.outbox.submitMany(writes.map((p) => ({ record: p.record, ...(p.final ? { final: p.final } : {}) })));
+    const byWrite = new Map(writes.map((p, i) => [p, written[i] as { id: string; duplicate: boolean; head: boolean }]));
+    return prepared.map((p): SubmitOutcome => {
+      if (p instanceof SubmitError) return { refused: { field: p.field, message: p.message } };
+      if (p.kind === 'repeat') return { messageId: p.messageId, duplicate: true };
+      return this.#accepted(p, byWrite.get(p) as { id: string; duplicate: boolean; head: boolean });
+    });
+  }
+
+  /** Checks a message and applies the policy and media pipeline; throws SubmitError for the sender's errors. */
+  async #prepare(adapterId: string, m: OutboundMessage): Promise<Prepared> {
+    let user: string;
+    try {
+      user = this.#o.userAddress(m.from);
+    } catch {
+      throw new SubmitError('from', 'must be a provider user id: 1–64 of [a-z0-9._=-]');
+    }
+    if (parseAddress(m.to)?.kind !== 'hub-user') throw new SubmitError('to', 'must be a hub user address such as 447700900123@hub');
+    if (m.feature === undefined && m.media === undefined && (m.text === undefined || m.text.length === 0)) throw new SubmitError('text', 'is required');
+    if (m.text !== undefined && Buffer.byteLength(m.text, 'utf8') > this.#o.maxTextBytes) throw new SubmitError('text', `is longer than ${this.#o.maxTextBytes} bytes`);
+    if (!(await this.#o.isEnabled(user))) throw new SubmitError('from', 'has not opted in to third-party chats');
+    const base = { adapterId, idempotencyKey: m.idempotencyKey, user, peer: m.to, from: m.from };
+    // The downgrade policy (spec 11): what the hub does not carry is converted, rejected or dropped.
+    const d = downgradeOutbound(m, this.#o.policy, { self: user });
+    if (d.kind !== 'send') {
+      return { kind: 'write', m, user, record: { ...base, message: { idempotencyKey: m.idempotencyKey, from: m.from, to: m.to }, original: withoutFileBytes(m) }, final: { reason: d.reason, message: d.message } };
+    }
+    let media: StoredMediaRef | undefined;
+    if (d.message.media !== undefined) {
+      // A repeat of an accepted key must not encrypt and host the file again.
+      const prior = await this.#o.statuses(adapterId, m.idempotencyKey);
+      if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { kind: 'repeat', messageId: prior[0].messageId };
+      media = await this.#o.prepareMedia(d.message.media);
+    }
+    const { media: _media, ...message } = d.message;
+    return {
+      kind: 'write', m, user,
+      record: {
+        ...base,
+        message,
+        ...(m.feature ? { original: withoutFileBytes(m) } : {}),
+        ...(d.fallbacks.length > 0 ? { fallbacks: d.fallbacks, downgraded: d.downgraded } : {}),
+        ...(d.notice ? { notice: d.notice } : {}),
+        ...(media ? { media } : {}),
+      },
+    };
+  }
+
+  /** After the outbox write: the policy's final status is reported, or the lane is set going. */
+  #accepted(p: Extract<Prepared, { kind: 'write' }>, r: { id: string; duplicate: boolean; head: boolean }): { messageId: string; duplicate: boolean } {
+    const { m, final } = p;
+    if (final) {
+      if (!r.duplicate) this.#o.onStatus({ messageId: r.id, idempotencyKey: m.idempotencyKey, from: m.from, to: m.to, state: 'failed', at: Date.now(), reason: final.reason, message: final.message, certain: true });
+    } else if (!r.duplicate && r.head) this.#o.kick({ user: p.user, peer: m.to, id: r.id });
+    return { messageId: r.id, duplicate: r.duplicate };
+  }
+
+  /** Spec 4's 406: downgrade per policy and send again once, else fail with the reason. */
+  after406(r: OutboundRecord, feature: string | undefined): { record: OutboundRecord } | { reason: string; message: string } {
+    // What was refused, as the policy sees a message: the hosted file stands for its bytes.
+    const hosted = r.media
+      ? { media: { kind: r.media.kind, mime: r.media.mime, ...(r.media.filename !== undefined ? { filename: r.media.filename } : {}), ...(r.media.caption !== undefined ? { caption: r.media.caption } : {}) } }
+      : {};
+    const source: OutboundMessage = r.original ? { ...r.original, ...(r.original.media ? hosted : {}) } : { ...r.message, idempotencyKey: r.idempotencyKey, ...hosted };
+    const d = downgradeAfter406(source, feature, this.#o.policy, { self: r.user, resent: r.resent406 === true, ...(r.media ? { mediaSize: r.media.size } : {}) });
+    if (d.kind !== 'send') return { reason: d.reason, message: d.message };
+    const { media: newMedia, ...message } = d.message;
+    // A media kind change (e.g. image → document) keeps the hosted file: only the declared kind changes.
+    const media = newMedia && r.media ? { ...r.media, kind: newMedia.kind, ...(newMedia.filename !== undefined ? { filename: newMedia.filename } : {}) } : undefined;
+    if (newMedia && !media) return { reason: 'unsupported-in-interop', message: 'The downgraded message would need a file that was not prepared.' };
+    const { media: _old, ...rest } = r;
+    return { record: { ...rest, message, original: source, fallbacks: d.fallbacks, downgraded: d.downgraded, resent406: true, ...(d.notice ? { notice: d.notice } : {}), ...(media ? { media } : {}) } };
+  }
+}
