@@ -11,13 +11,14 @@ import { HubSessionError, HubTimeoutError, type HubConnection } from '../hub/con
 import { BullConnections } from './bull.ts';
 import { LaneRunner, LEASE_MS, type LaneRun } from './lanes.ts';
 import { OutboundAttempt, PermanentFailure, REASON_TEXT, SessionGone, type OutboundJob, type OutboundWorkerOptions } from './outbound-attempt.ts';
-import type { OutboundRecord } from './outbox.ts';
+import type { Claimed, OutboundRecord } from './outbox.ts';
 
 export type { OutboundJob, OutboundWorkerOptions } from './outbound-attempt.ts';
 
 /** What one step on a lane's head came to. */
 type Step =
-  | { kind: 'next'; next: string | undefined }
+  /** The lane's next id; `claimed`: already claimed for this drain by the finish (Outbox#finishAndClaim). */
+  | { kind: 'next'; next: string | undefined; claimed?: Claimed }
   /** Another process holds the lane. */
   | { kind: 'busy' }
   /** Try again after `delayMs`; `err` when the attempt counts against the message's attempts. */
@@ -205,9 +206,10 @@ export class OutboundDelivery {
     const { user, peer } = lane;
     const token = this.#runner.token;
     let id: string | undefined = lane.id;
+    let claimed: Claimed | undefined;
     while (id !== undefined) {
       if (this.#runner.closing) return this.#o.outbox.release(user, peer, token);
-      const step = await this.#step({ user, peer, id });
+      const step = await this.#step({ user, peer, id }, { claimed, claimNext: true });
       if (step.kind === 'busy' || step.kind === 'forwarded') return;
       if (step.kind === 'defer') {
         // Hand the head to a retry job, then let the lane go (the job's existence keeps the sweep off).
@@ -215,6 +217,7 @@ export class OutboundDelivery {
         else await this.queue.add('send', { user, peer, id, ...(step.err ? { prior: 1 } : {}) }, { jobId: id, delay: step.delayMs, ...(step.err ? { attempts: this.#o.maxAttempts - 1 } : {}) });
         return this.#o.outbox.release(user, peer, token);
       }
+      claimed = step.claimed;
       id = step.next ?? (run.again() ? await this.#o.outbox.head(user, peer) : undefined);
     }
   }
@@ -234,11 +237,14 @@ export class OutboundDelivery {
     throw new DelayedError();
   }
 
-  /** One attempt on the lane's head `id`, under the lane's lease. */
-  async #step(j: OutboundJob): Promise<Step> {
+  /**
+   * One attempt on the lane's head `id`, under the lane's lease: `claimed` when the previous step's
+   * finish claimed it already; with `claimNext` a sent message's finish claims the lane's next one.
+   */
+  async #step(j: OutboundJob, o: { claimed?: Claimed | undefined; claimNext?: boolean } = {}): Promise<Step> {
     const { user, peer, id } = j;
     const token = this.#runner.token;
-    const loaded = await this.#o.outbox.claim(user, peer, id, token, LEASE_MS);
+    const loaded = o.claimed ?? (await this.#o.outbox.claim(user, peer, id, token, LEASE_MS));
     if (loaded === 'busy') return { kind: 'busy' };
     if (!loaded || loaded.state !== 'queued') return { kind: 'next', next: await this.#o.outbox.advance(user, peer, id, token) };
     if (Date.now() - loaded.record.t * 1000 > this.#o.maxQueueAgeMs) {
@@ -271,10 +277,11 @@ export class OutboundDelivery {
         ...(sentRecord.downgraded && sentRecord.downgraded.length > 0 ? { downgraded: sentRecord.downgraded } : {}),
         ...(sentRecord.notice ? { message: sentRecord.notice } : {}),
       };
-      const next = await this.#o.outbox.finish(user, peer, id, 'sent', status, token);
+      const claimNext = o.claimNext && loaded.next !== undefined ? { id: loaded.next, leaseMs: LEASE_MS } : undefined;
+      const { next, claimed } = await this.#o.outbox.finishAndClaim(user, peer, id, 'sent', status, token, claimNext);
       this.#o.onStatus(status);
       this.#o.observe?.('sent', loaded.record.submittedAt === undefined ? undefined : Date.now() - loaded.record.submittedAt);
-      return { kind: 'next', next };
+      return { kind: 'next', next, ...(claimed ? { claimed } : {}) };
     } catch (err) {
       if (err instanceof SessionGone) return { kind: 'defer', delayMs: this.#o.backoff.base };
       if (err instanceof PermanentFailure) return { kind: 'next', next: await this.#fail(j, loaded.record, err.reason, true, err.text) };

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { harness, until } from './harness.ts';
 
 type Inbox = { messages: Array<{ id: string; device: number; decrypted: boolean; content?: { text?: string } }> };
@@ -49,6 +49,19 @@ describe('outbound delivery through the core', () => {
     await until(() => ids.every((id) => h.connector.statuses.some((s) => s.messageId === id && s.state === 'sent')), 30_000, 'all sent');
     const got = (await inbox(ADA)).messages.filter((m) => m.device === 0 && ids.includes(m.id)).map((m) => m.content?.text);
     expect(got).toEqual(ids.map((_, i) => `n${i}`));
+  });
+
+  it('a conversation with messages waiting: each finish claims the next one (one claim for the whole batch), in order', async () => {
+    const claim = vi.spyOn(h.core.outbox, 'claim');
+    const batch = Array.from({ length: 8 }, (_, i) => ({ idempotencyKey: `waiting-${i}`, from: 'alice', to: ADA, text: `w${i}` }));
+    const ids = (await h.core.submitMany('rec', batch)).map((o) => ('messageId' in o ? o.messageId : ''));
+    await until(() => ids.every((id) => h.connector.statuses.some((s) => s.messageId === id && s.state === 'sent')), 30_000, 'all sent');
+    const claims = claim.mock.calls.filter(([, , id]) => ids.includes(id)).length;
+    claim.mockRestore();
+    expect(claims).toBe(1);
+    const got = (await inbox(ADA)).messages.filter((m) => ids.includes(m.id));
+    expect(got.filter((m) => m.device === 0).map((m) => m.content?.text)).toEqual(batch.map((b) => b.text));
+    expect(got.filter((m) => m.device === 3).map((m) => m.content?.text)).toEqual(batch.map((b) => b.text));
   });
 
   it('fails permanently, with the reason, for a hub user who has not opted in', async () => {
