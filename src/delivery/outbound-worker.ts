@@ -138,9 +138,9 @@ export class OutboundDelivery {
    */
   async sweep(): Promise<number> {
     let held = 0;
-    for (const h of await this.#o.outbox.laneHeads()) {
+    for (const { leased, ...h } of await this.#o.outbox.laneHeads()) {
       if (this.#runner.has(laneKey(h))) continue;
-      if (await this.#o.outbox.leased(h.user, h.peer)) {
+      if (leased) {
         held++;
         continue;
       }

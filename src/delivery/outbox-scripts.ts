@@ -96,6 +96,8 @@ local next = redis.call('lindex', KEYS[1], 0)
 if not next and redis.call('get', KEYS[2]) == ARGV[2] then redis.call('del', KEYS[2]) end
 return next`;
 
+// KEYS: lane, lanes, lease; ARGV: lane name. → {head, 1 if some process holds the lane's lease}; {}
+// for an empty lane, which is dropped from `lanes`.
 export const HEAD_OR_FORGET = `local head = redis.call('lindex', KEYS[1], 0)
-if not head then redis.call('srem', KEYS[2], ARGV[1]) end
-return head`;
+if not head then redis.call('srem', KEYS[2], ARGV[1]) return {} end
+return {head, redis.call('exists', KEYS[3])}`;

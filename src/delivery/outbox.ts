@@ -16,6 +16,8 @@ import { CLAIM, FINISH, HEAD_OR_FORGET, POP_IF_HEAD, RELEASE, RENEW, SUBMIT, SUB
 import type { StatusLog } from './status-log.ts';
 
 const IDEMPOTENCE_S = 7 * 24 * 3600;
+/** Lanes read per round trip by the sweep (laneHeads). */
+const SWEEP_CHUNK = 500;
 /** Sent messages are kept this long to answer retry receipts (spec 6.2: at least 24 h). */
 export const SENT_RETENTION_S = 24 * 3600;
 
@@ -234,11 +236,6 @@ export class Outbox {
     await p.exec();
   }
 
-  /** Whether some process holds the lane. */
-  async leased(user: string, peer: string): Promise<boolean> {
-    return (await this.#redis.exists(this.leaseKey(user, peer))) === 1;
-  }
-
   /** The lane's head, if any. */
   async head(user: string, peer: string): Promise<string | undefined> {
     return (await this.#redis.lindex(this.laneKey(user, peer), 0)) ?? undefined;
@@ -315,13 +312,24 @@ export class Outbox {
     return typeof next === 'string' ? next : undefined;
   }
 
-  /** The head of every non-empty lane (start-up and periodic sweep); empty lanes are forgotten. */
-  async laneHeads(): Promise<Array<{ user: string; peer: string; id: string }>> {
-    const heads: Array<{ user: string; peer: string; id: string }> = [];
-    for (const lane of await this.#redis.smembers(this.lanesKey)) {
-      const [user, peer] = lane.split('|') as [string, string];
-      const head = (await this.#redis.eval(HEAD_OR_FORGET, 2, this.laneKey(user, peer), this.lanesKey, lane)) as string | null;
-      if (head) heads.push({ user, peer, id: head });
+  /**
+   * The head of every non-empty lane and whether some process holds it (start-up and periodic
+   * sweep), read in one round trip per `SWEEP_CHUNK` lanes; empty lanes are forgotten.
+   */
+  async laneHeads(): Promise<Array<{ user: string; peer: string; id: string; leased: boolean }>> {
+    const heads: Array<{ user: string; peer: string; id: string; leased: boolean }> = [];
+    const lanes = (await this.#redis.smembers(this.lanesKey)).map((lane) => lane.split('|') as [string, string]);
+    for (let i = 0; i < lanes.length; i += SWEEP_CHUNK) {
+      const chunk = lanes.slice(i, i + SWEEP_CHUNK);
+      const p = this.#redis.pipeline();
+      for (const [user, peer] of chunk) p.eval(HEAD_OR_FORGET, 3, this.laneKey(user, peer), this.lanesKey, this.leaseKey(user, peer), `${user}|${peer}`);
+      const res = (await p.exec()) ?? [];
+      chunk.forEach(([user, peer], j) => {
+        const [err, v] = res[j] ?? [new Error('no reply')];
+        if (err) throw err;
+        const [head, leased] = v as [string?, number?];
+        if (head !== undefined) heads.push({ user, peer, id: head, leased: leased === 1 });
+      });
     }
     return heads;
   }

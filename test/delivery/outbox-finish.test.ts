@@ -103,3 +103,21 @@ describe('Outbox#claim and #finishAndClaim', () => {
     expect((await statusLog.history(a)).at(-1)?.reason).toBe('expired');
   });
 });
+
+describe('Outbox#laneHeads', () => {
+  it('names each non-empty lane’s head and whether it is leased, and forgets emptied lanes', async () => {
+    const own = new Outbox(redis, new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1'), `${r.prefix}-heads`, statusLog);
+    const ids: Record<string, string> = {};
+    for (const peer of ['447700900001@hub', '447700900002@hub', '447700900003@hub']) ids[peer] = (await own.submit(rec(`h-${peer}`, peer))).id;
+    await redis.set(own.leaseKey(ALICE, '447700900002@hub'), 'someone', 'PX', LEASE);
+    await redis.del(own.laneKey(ALICE, '447700900003@hub')); // emptied by a finish elsewhere
+    const heads = await own.laneHeads();
+    expect(heads.sort((a, b) => a.peer.localeCompare(b.peer))).toEqual([
+      { user: ALICE, peer: '447700900001@hub', id: ids['447700900001@hub'], leased: false },
+      { user: ALICE, peer: '447700900002@hub', id: ids['447700900002@hub'], leased: true },
+    ]);
+    expect((await redis.smembers(own.lanesKey)).sort()).toEqual([`${ALICE}|447700900001@hub`, `${ALICE}|447700900002@hub`]);
+    const keys = await redis.keys(`${r.prefix}-heads*`);
+    if (keys.length > 0) await redis.del(...keys);
+  });
+});
