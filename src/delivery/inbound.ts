@@ -219,19 +219,9 @@ export class InboundHandler {
     if (!r.from) return;
     if (r.type === 'retry') return this.#answerRetry(conn, r);
     for (const id of [r.id, ...(r.list ?? [])]) {
-      const loaded = await this.#o.outbox.load(user, id);
-      if (!loaded) continue;
-      const s: MessageStatus = {
-        messageId: id,
-        idempotencyKey: loaded.record.idempotencyKey,
-        from: loaded.record.from,
-        to: r.from,
-        state: r.type === 'delivery' ? 'delivered' : r.type,
-        at: Date.now(),
-        ...(r.participant ? { device: r.participant } : {}),
-      };
-      await this.#o.statusLog.append(s);
-      this.#o.onStatus(user, s);
+      const state = r.type === 'delivery' ? 'delivered' : r.type;
+      const s = await this.#o.statusLog.appendReceipt(id, this.#o.outbox.recordKey(user, id), { state, at: Date.now(), to: r.from, ...(r.participant ? { device: r.participant } : {}) });
+      if (s) this.#o.onStatus(user, s);
     }
   }
 
