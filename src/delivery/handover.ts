@@ -13,6 +13,7 @@ import type { UnitWrites } from '../crypto/unit-writes.ts';
 import type { HubConnection } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
 import type { MediaRef } from '../protocol/index.ts';
+import { RedisScript } from '../redis-script.ts';
 import { BullConnections } from './bull.ts';
 import { loadMediaRef, type StoredMediaRef } from './outbox.ts';
 
@@ -23,6 +24,13 @@ const VISIBLE_AFTER_MS = 10_000;
 const SWEEP_MS = 5_000;
 /** Set in the pending set once a message is the inbound queue's (which retries it, then gives up). */
 const QUEUED_MS = 3600_000;
+
+// KEYS: record, pending set. The adapter has the message: its record keeps only its state (the
+// sealed content goes) and it leaves the pending set. One script rather than a MULTI of three.
+const DELIVERED = new RedisScript(`redis.call('hset', KEYS[1], 'state', 'delivered')
+redis.call('hdel', KEYS[1], 'data')
+redis.call('zrem', KEYS[2], KEYS[1])
+return 1`);
 
 interface InboundJob {
   user: string;
@@ -163,7 +171,7 @@ export class InboundHandover {
   }
 
   async #delivered(key: string, at: number | undefined): Promise<void> {
-    await this.#o.redis.multi().hset(key, 'state', 'delivered').hdel(key, 'data').zrem(this.#pendingKey, key).exec();
+    await DELIVERED.run(this.#o.redis, [key, this.#pendingKey], []);
     this.#o.observe?.('delivered', at === undefined ? undefined : Date.now() - at);
   }
 
