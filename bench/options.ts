@@ -23,10 +23,13 @@ export interface BenchOptions {
   matrix: number;
   /** Messages per POST /v1/messages/batch of the batched outbound line; 0 skips it. */
   batch: number;
+  /** The webhook adapter's max_events_per_post for the whole run (1, the default: one event per POST). */
+  eventsPerPost: number;
 }
 
 export const USAGE = `npm run bench -- [--quick] [--json] [--profile] [--samples N] [--sessions N]
                   [--providers N] [--hub-users N] [--decrypt-sample-rate R] [--matrix N] [--batch N]
+                  [--events-per-post N]
 
   --quick                 about 30 s: one sample each, smaller runs, 2,000 sessions
   --json                  the results as JSON on stdout (progress stays on stderr)
@@ -40,6 +43,8 @@ export const USAGE = `npm run bench -- [--quick] [--json] [--profile] [--samples
                           quick 1,000); 0 skips the Matrix path
   --batch N               messages per POST /v1/messages/batch of the batched outbound line
                           (default 50; at most 100, the adapter's default limit); 0 skips it
+  --events-per-post N     the webhook adapter's max_events_per_post for the whole run (default 1,
+                          as in production by default: one event per POST; at most 100)
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -56,6 +61,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'decrypt-sample-rate': { type: 'string' },
       matrix: { type: 'string' },
       batch: { type: 'string' },
+      'events-per-post': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -88,5 +94,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     deadlineMs: quick ? 60_000 : 120_000,
     matrix: int(values.matrix, quick ? 1000 : 2000, 0, 20_000, 'matrix'),
     batch: int(values.batch, 50, 0, 100, 'batch'),
+    eventsPerPost: int(values['events-per-post'], 1, 1, 100, 'events-per-post'),
   };
 }

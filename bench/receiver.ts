@@ -6,6 +6,8 @@ import { createServer, type Server } from 'node:http';
 
 export type ArrivalObserver = (id: string, atMs: number) => void;
 
+type BenchEvent = { type?: string; data?: { id?: string; state?: string } };
+
 export class BenchReceiver {
   readonly statuses = new Map<string, number>();
   received = 0;
@@ -34,13 +36,9 @@ export class BenchReceiver {
         const at = Date.now();
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
         try {
-          const e = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type?: string; data?: { id?: string; state?: string } };
-          if (e.type === 'message.received' && typeof e.data?.id === 'string') {
-            this.received++;
-            this.#observer?.(e.data.id, at);
-          } else if (e.type === 'message.status' && typeof e.data?.state === 'string') {
-            this.statuses.set(e.data.state, this.status(e.data.state) + 1);
-          }
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as BenchEvent & { events?: BenchEvent[] };
+          // A batch (max_events_per_post above 1) carries the events it holds, in order.
+          for (const e of Array.isArray(body.events) ? body.events : [body]) this.#event(e, at);
         } catch {
           // not an event: ignored
         }
@@ -51,6 +49,15 @@ export class BenchReceiver {
     this.port = (server.address() as { port: number }).port;
     this.#server = server;
     return this;
+  }
+
+  #event(e: BenchEvent, at: number): void {
+    if (e.type === 'message.received' && typeof e.data?.id === 'string') {
+      this.received++;
+      this.#observer?.(e.data.id, at);
+    } else if (e.type === 'message.status' && typeof e.data?.state === 'string') {
+      this.statuses.set(e.data.state, this.status(e.data.state) + 1);
+    }
   }
 
   async stop(): Promise<void> {

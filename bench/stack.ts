@@ -34,6 +34,8 @@ export interface StackOptions {
   /** Hub sessions the child may hold (hub.session.max_open). */
   maxSessions: number;
   cpuProfile: boolean;
+  /** The webhook adapter's max_events_per_post (default 1). */
+  eventsPerPost?: number;
 }
 
 export interface Stack {
@@ -60,7 +62,7 @@ export interface Stack {
 export const hubPhone = (i: number): string => `+447700${String(900000 + i)}`;
 export const providerName = (i: number): string => `u${String(i).padStart(3, '0')}`;
 
-function configYaml(o: { port: number; hubUrl: string; receiverUrl: string; redisUrl: string; prefix: string; pem: string; maxSessions: number }): string {
+function configYaml(o: { port: number; hubUrl: string; receiverUrl: string; redisUrl: string; prefix: string; pem: string; maxSessions: number; eventsPerPost: number }): string {
   const pem = o.pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
   return `server: { host: 127.0.0.1, port: ${o.port}, shutdown_grace_ms: 2000 }
 redis: { url: ${o.redisUrl}, key_prefix: ${o.prefix} }
@@ -82,6 +84,7 @@ adapters:
       api_tokens: [${API_TOKEN}]
       webhook_url: ${o.receiverUrl}
       webhook_secret: bench-webhook-secret
+      max_events_per_post: ${o.eventsPerPost}
 logging: { level: warn }
 metrics: { token: ${METRICS_TOKEN} }
 `;
@@ -105,7 +108,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const file = join(o.dir, `${o.prefix}.yaml`);
   writeFileSync(file, configYaml({
     port, hubUrl: hub.url.replace(/^http/, 'ws'), receiverUrl: receiver.url, redisUrl: o.redisUrl, prefix: o.prefix,
-    pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), maxSessions: o.maxSessions,
+    pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), maxSessions: o.maxSessions, eventsPerPost: o.eventsPerPost ?? 1,
   }));
   const logFile = join(o.dir, `${o.prefix}.log`);
   const profileDir = join(o.dir, `${o.prefix}-profile`);
