@@ -8,17 +8,36 @@
 // holder, released only by its holder (compare-and-delete in Lua), with a TTL that bounds how long
 // a crashed holder can block others.
 //
-// The Redis side is pluggable (LockIo): the Signal unit of work (signal-unit.ts) takes the lock and
+// A holder may take several keys of one user at once (all devices of a hub user, for one message).
+// In process it queues on every key, registering on all of them synchronously: queues follow the
+// global call order, so two holders of overlapping key sets wait for each other in one order only
+// and never deadlock. In Redis it takes all its keys or none in one script and retries while any
+// is held: it never holds some keys while waiting for others.
+//
+// The Redis side is pluggable (LockIo): the Signal unit of work (signal-unit.ts) takes the locks and
 // reads the records it needs in one script, and writes what changed and releases in another, so a
-// whole operation costs two round trips. `withLock` is the plain form (SET NX, release script).
+// whole operation costs two round trips. `withLock` is the plain form (take and release scripts).
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../redis-script.ts';
 
 // Lock tokens only need to be unique among holders: a random id per process and a counter.
 const PROCESS_ID = randomBytes(12).toString('base64url');
 let tokens = 0;
 
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+// All keys or none: KEYS are the locks, ARGV token and TTL in ms.
+const TAKE = `for _, k in ipairs(KEYS) do
+  if redis.call('exists', k) == 1 then return 0 end
+end
+for _, k in ipairs(KEYS) do redis.call('set', k, ARGV[1], 'PX', ARGV[2]) end
+return 1`;
+const RELEASE = `for _, k in ipairs(KEYS) do
+  if redis.call('get', k) == ARGV[1] then redis.call('del', k) end
+end
+return 1`;
+
+const take = new RedisScript(TAKE);
+const release = new RedisScript(RELEASE);
 
 export class LockTimeoutError extends Error {
   override readonly name = 'LockTimeoutError';
@@ -31,17 +50,18 @@ export interface PeerLockOptions {
   waitMs?: number;
 }
 
-/** How one holder takes and gives back the Redis lock key. */
+/** How one holder takes and gives back its Redis lock keys (one or more, all of one user). */
 export interface LockIo<S> {
   /**
-   * Sets `lockKey` to `token` with NX and a TTL of `ttlMs`; when that succeeds, returns what the
-   * holder needs (read in the same round trip), else undefined (held by someone else). It may also
-   * return a state without taking the lock when its read shows there is nothing to do (the Signal
-   * unit's guard); its `release` then leaves the lock alone.
+   * Sets every key of `lockKeys` to `token` with a TTL of `ttlMs` if none of them is set (all or
+   * none); when that succeeds, returns what the holder needs (read in the same round trip), else
+   * undefined (some key is held by someone else). It may also return a state without taking the
+   * locks when its read shows there is nothing to do (the Signal unit's guard); its `release` then
+   * leaves the locks alone.
    */
-  tryAcquire(lockKey: string, token: string, ttlMs: number): Promise<S | undefined>;
-  /** Releases the lock if it still holds `token` (compare-and-delete). Called once, also after a failure. */
-  release(lockKey: string, token: string): Promise<void>;
+  tryAcquire(lockKeys: string[], token: string, ttlMs: number): Promise<S | undefined>;
+  /** Releases each lock that still holds `token` (compare-and-delete). Called once, also after a failure. */
+  release(lockKeys: string[], token: string): Promise<void>;
 }
 
 export class PeerLock {
@@ -56,9 +76,9 @@ export class PeerLock {
     this.#ttlMs = opts.ttlMs ?? 15_000;
     this.#waitMs = opts.waitMs ?? 30_000;
     this.#plain = {
-      tryAcquire: async (key, token, ttl) => ((await redis.set(key, token, 'PX', ttl, 'NX')) === 'OK' ? true : undefined),
-      release: async (key, token) => {
-        await redis.eval(RELEASE, 1, key, token);
+      tryAcquire: async (keys, token, ttl) => ((await take.run(redis, keys, [token, ttl])) === 1 ? true : undefined),
+      release: async (keys, token) => {
+        await release.run(redis, keys, [token]);
       },
     };
   }
@@ -75,25 +95,35 @@ export class PeerLock {
 
   /** Runs `fn` with what `io.tryAcquire` read, while holding the lock of (user, peer). */
   withLockIo<T, S>(user: string, peer: string, io: LockIo<S>, fn: (state: S) => Promise<T>): Promise<T> {
-    const key = this.keyOf(user, peer);
-    const prev = this.#local.get(key) ?? Promise.resolve();
-    const go = () => this.#holdRedis(key, io, fn);
-    const run = prev.then(go, go);
+    return this.withLocksIo(user, [peer], io, fn);
+  }
+
+  /**
+   * Runs `fn` with what `io.tryAcquire` read, while holding the locks of (user, peer) for every
+   * peer of `peers` (at least one) at once.
+   */
+  withLocksIo<T, S>(user: string, peers: string[], io: LockIo<S>, fn: (state: S) => Promise<T>): Promise<T> {
+    const keys = [...new Set(peers.map((p) => this.keyOf(user, p)))];
+    if (keys.length === 0) return Promise.reject(new RangeError('withLocksIo needs at least one peer'));
+    // Queued on every key before anything is awaited (see the top of this file). The tails never
+    // reject, so neither does Promise.all.
+    const prev = Promise.all(keys.map((k) => this.#local.get(k)));
+    const run = prev.then(() => this.#holdRedis(keys, io, fn));
     const tail = run.catch(() => undefined);
-    this.#local.set(key, tail);
+    for (const k of keys) this.#local.set(k, tail);
     void tail.then(() => {
-      if (this.#local.get(key) === tail) this.#local.delete(key);
+      for (const k of keys) if (this.#local.get(k) === tail) this.#local.delete(k);
     });
     return run;
   }
 
-  async #holdRedis<T, S>(key: string, io: LockIo<S>, fn: (state: S) => Promise<T>): Promise<T> {
+  async #holdRedis<T, S>(keys: string[], io: LockIo<S>, fn: (state: S) => Promise<T>): Promise<T> {
     const token = `${PROCESS_ID}.${++tokens}`;
     const deadline = Date.now() + this.#waitMs;
     let delay = 2;
     let state: S | undefined;
-    while ((state = await io.tryAcquire(key, token, this.#ttlMs)) === undefined) {
-      if (Date.now() > deadline) throw new LockTimeoutError(`waited ${this.#waitMs} ms for ${key}`);
+    while ((state = await io.tryAcquire(keys, token, this.#ttlMs)) === undefined) {
+      if (Date.now() > deadline) throw new LockTimeoutError(`waited ${this.#waitMs} ms for ${keys.join(', ')}`);
       await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
       delay = Math.min(delay * 2, 50);
     }
@@ -102,10 +132,10 @@ export class PeerLock {
       result = await fn(state);
     } catch (err) {
       // The operation's own error wins; a failed release still ends in the TTL.
-      await io.release(key, token).catch(() => undefined);
+      await io.release(keys, token).catch(() => undefined);
       throw err;
     }
-    await io.release(key, token);
+    await io.release(keys, token);
     return result;
   }
 }

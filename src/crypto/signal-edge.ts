@@ -1,9 +1,11 @@
 // Signal operations of the provider's edge: start a session from a hub bundle (PQXDH), encrypt for
-// one hub device, decrypt from one. Each runs under the per-peer lock (peer-lock.ts) because
-// libsignal's session state must not be touched by two operations at once, as a unit of work
-// (signal-unit.ts): lock + reads in one Redis round trip, writes + release in another.
-// `decryptWith` lets the caller fold a dedup guard and its own record into those two scripts; the
-// encrypts take an `AfterEncrypt` that folds the caller's record of the ciphertext the same way.
+// one hub device or for several devices of one hub user at once, decrypt from one. Each runs under
+// the per-peer locks of its devices (peer-lock.ts) because libsignal's session state must not be
+// touched by two operations at once, as a unit of work (signal-unit.ts): locks + reads in one Redis
+// round trip, writes + release in another, whatever the number of devices. `decryptWith` lets the
+// caller fold a dedup guard and its own record into those two scripts; the encrypts take an
+// `AfterEncrypt` (`AfterEncryptAll` for several devices) that folds the caller's record of the
+// ciphertexts the same way.
 //
 // Spec 7: HIP device numbers are not libsignal device ids, so a HIP device address maps to
 // ProtocolAddress(full device address, 1); ciphertexts do not depend on that choice.
@@ -51,12 +53,26 @@ function preKeyBundle(b: KeyBundle): PreKeyBundle {
  */
 export type AfterEncrypt = (enc: Encrypted) => UnitWrites | undefined;
 
-async function encryptIn(u: SignalUnit, local: string, peer: string, plaintext: Uint8Array, after?: AfterEncrypt): Promise<Encrypted> {
+/** The same for a unit of several devices: runs once, on all the ciphertexts it made (by device address). */
+export type AfterEncryptAll = (encs: ReadonlyMap<string, Encrypted>) => UnitWrites | undefined;
+
+/** What `encryptForDevices` made: the ciphertexts of the devices with a current session, and the devices without one. */
+export interface DevicesEncrypted {
+  encs: Map<string, Encrypted>;
+  without: string[];
+}
+
+async function encryptIn(u: SignalUnit, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted> {
   const msg = await signalEncrypt(ab(plaintext), signalAddress(peer), signalAddress(local), u.sessions, u.identities);
-  const enc: Encrypted = { type: msg.type() === CiphertextMessageType.PreKey ? 'pkmsg' : 'msg', ciphertext: msg.serialize() };
-  const writes = after?.(enc);
+  return { type: msg.type() === CiphertextMessageType.PreKey ? 'pkmsg' : 'msg', ciphertext: msg.serialize() };
+}
+
+function stage(u: SignalUnit, writes: UnitWrites | undefined): void {
   if (writes) u.stage(writes);
-  return enc;
+}
+
+function startIn(u: SignalUnit, local: string, peer: string, b: KeyBundle): Promise<void> {
+  return processPreKeyBundle(preKeyBundle(b), signalAddress(peer), signalAddress(local), u.sessions, u.identities);
 }
 
 /** What `decryptWith` does besides decrypting (unit-writes.ts). */
@@ -96,26 +112,46 @@ export class SignalEdge {
     this.#lock = lock;
   }
 
-  /** Runs `fn` as one unit of work on (store's user, peer): two Redis round trips (signal-unit.ts). */
-  #unit<T>(store: RedisSignalStore, peer: string, fn: (u: SignalUnit) => Promise<T>): Promise<T> {
-    return this.#lock.withLockIo(store.user, peer, new SignalUnit(store, signalAddress(peer)), fn);
+  /** Runs `fn` as one unit of work on (store's user, each peer): two Redis round trips (signal-unit.ts). */
+  #unit<T>(store: RedisSignalStore, peers: string[], fn: (u: SignalUnit) => Promise<T>): Promise<T> {
+    return this.#lock.withLocksIo(store.user, peers, new SignalUnit(store, peers.map(signalAddress)), fn);
   }
 
   /** Starts (or replaces) the session with one hub device from its bundle (spec 7.2). */
   startSession(store: RedisSignalStore, local: string, peer: string, b: KeyBundle): Promise<void> {
-    return this.#unit(store, peer, (u) => processPreKeyBundle(preKeyBundle(b), signalAddress(peer), signalAddress(local), u.sessions, u.identities));
+    return this.#unit(store, [peer], (u) => startIn(u, local, peer, b));
   }
 
   /** Starts (or replaces) the session from a bundle and encrypts the first message, in one unit. */
   startSessionAndEncrypt(store: RedisSignalStore, local: string, peer: string, b: KeyBundle, plaintext: Uint8Array, after?: AfterEncrypt): Promise<Encrypted> {
-    return this.#unit(store, peer, async (u) => {
-      await processPreKeyBundle(preKeyBundle(b), signalAddress(peer), signalAddress(local), u.sessions, u.identities);
-      return encryptIn(u, local, peer, plaintext, after);
+    return this.#unit(store, [peer], async (u) => {
+      await startIn(u, local, peer, b);
+      const enc = await encryptIn(u, local, peer, plaintext);
+      stage(u, after?.(enc));
+      return enc;
+    });
+  }
+
+  /**
+   * Starts (or replaces) the sessions with several devices of one hub user from their bundles (by
+   * device address, at least one) and encrypts the message for each, all in one unit. The devices
+   * are handled in the map's order; an untrusted identity throws libsignal's UntrustedIdentity error
+   * at its device, and COMMIT then writes only what the devices before it saved.
+   */
+  startSessionsAndEncrypt(store: RedisSignalStore, local: string, bundles: ReadonlyMap<string, KeyBundle>, plaintext: Uint8Array, after?: AfterEncryptAll): Promise<Map<string, Encrypted>> {
+    return this.#unit(store, [...bundles.keys()], async (u) => {
+      const encs = new Map<string, Encrypted>();
+      for (const [peer, b] of bundles) {
+        await startIn(u, local, peer, b);
+        encs.set(peer, await encryptIn(u, local, peer, plaintext));
+      }
+      stage(u, after?.(encs));
+      return encs;
     });
   }
 
   encrypt(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted> {
-    return this.#unit(store, peer, (u) => encryptIn(u, local, peer, plaintext));
+    return this.#unit(store, [peer], (u) => encryptIn(u, local, peer, plaintext));
   }
 
   /**
@@ -123,12 +159,37 @@ export class SignalEdge {
    * encryption are one unit under the lock: a separate check could be stale by the time it is used.
    */
   encryptIfSession(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array, after?: AfterEncrypt): Promise<Encrypted | undefined> {
-    return this.#unit(store, peer, async (u) => (u.hasCurrentSession() ? encryptIn(u, local, peer, plaintext, after) : undefined));
+    return this.#unit(store, [peer], async (u) => {
+      if (!u.hasCurrentSession(signalAddress(peer))) return undefined;
+      const enc = await encryptIn(u, local, peer, plaintext);
+      stage(u, after?.(enc));
+      return enc;
+    });
+  }
+
+  /**
+   * `encryptIfSession` for several devices of one hub user (at least one) in one unit: encrypts for
+   * each device with a current session, in the given order, and lists those without one. `after`
+   * runs once on all the ciphertexts, when there is at least one. An untrusted identity throws as
+   * in `startSessionsAndEncrypt`.
+   */
+  encryptForDevices(store: RedisSignalStore, local: string, peers: string[], plaintext: Uint8Array, after?: AfterEncryptAll): Promise<DevicesEncrypted> {
+    const devices = [...new Set(peers)];
+    return this.#unit(store, devices, async (u) => {
+      const encs = new Map<string, Encrypted>();
+      const without: string[] = [];
+      for (const peer of devices) {
+        if (u.hasCurrentSession(signalAddress(peer))) encs.set(peer, await encryptIn(u, local, peer, plaintext));
+        else without.push(peer);
+      }
+      if (encs.size > 0) stage(u, after?.(encs));
+      return { encs, without };
+    });
   }
 
   async decrypt(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }): Promise<Uint8Array> {
     checkType(enc);
-    return this.#unit(store, peer, (u) => decryptIn(u, store, local, peer, enc));
+    return this.#unit(store, [peer], (u) => decryptIn(u, store, local, peer, enc));
   }
 
   /**

@@ -1,16 +1,17 @@
 // Turns one outbound record into a HIP/1 `<message>` for every current device of the recipient
 // (spec 4): content document with padding (spec 11), sessions started from fetched bundles where
-// missing (spec 7.2), one Signal ciphertext per device under the per-peer lock, and the dhash.
-// A device with a session costs one unit of work (two Redis round trips, crypto/signal-unit.ts):
-// the session check is part of the encrypt; a device without one gets its session started and its
-// ciphertext made in one unit after a single bundle fetch for all such devices. The unit that makes
-// the last ciphertext may fold the caller's writes of the whole message (its stored frame) into
-// its COMMIT: the frame and the ratchet step that made it are stored together, in that round trip.
+// missing (spec 7.2), one Signal ciphertext per device under the per-peer locks, and the dhash.
+// At most two units of work (two Redis round trips each, crypto/signal-unit.ts), whatever the
+// number of devices: one encrypts for every device with a session (the session checks are part of
+// it); after a single bundle fetch for the devices without one, a second starts their sessions and
+// encrypts for them. The unit that completes the message may fold the caller's writes of the whole
+// message (its stored frame) into its COMMIT: the frame and the ratchet steps that made it are
+// stored together, in that round trip.
 import type { HubConnection } from '../hub/connection.ts';
 import type { RedisSignalStore } from '../crypto/redis-signal-store.ts';
-import type { AfterEncrypt, Encrypted, SignalEdge } from '../crypto/signal-edge.ts';
+import type { AfterEncryptAll, Encrypted, SignalEdge } from '../crypto/signal-edge.ts';
 import type { UnitWrites } from '../crypto/unit-writes.ts';
-import { computeDhash, encodeContent, type Content, type DeviceList, type OutgoingMessage } from '../protocol/index.ts';
+import { computeDhash, encodeContent, type Content, type DeviceList, type KeyBundle, type OutgoingMessage } from '../protocol/index.ts';
 import { deviceAddresses } from './devices.ts';
 import { loadMediaRef, type OutboundRecord } from './outbox.ts';
 
@@ -30,8 +31,8 @@ export function contentOf(r: OutboundRecord): Content {
 }
 
 /**
- * `complete`, when given, runs under the lock of the unit that makes the message's last ciphertext,
- * with the whole message; its writes are committed with that unit (see AfterEncrypt).
+ * `complete`, when given, runs under the locks of the unit that makes the message's last ciphertexts,
+ * with the whole message; its writes are committed with that unit (see AfterEncryptAll).
  */
 export async function encryptMessage(
   conn: HubConnection,
@@ -57,22 +58,21 @@ export async function encryptMessage(
     }
     return { kind: 'message', id: r.id, to: r.peer, type: mediatype ? 'media' : 'text', t: r.t, dhash: computeDhash(jids), participants };
   };
-  // Every unit records its ciphertext; the one that completes the set hands the message over.
-  const after = (jid: string): AfterEncrypt => (enc) => {
-    encs.set(jid, enc);
+  // Every unit records its ciphertexts; the one that completes the set hands the message over.
+  const after: AfterEncryptAll = (made) => {
+    for (const [jid, enc] of made) encs.set(jid, enc);
     return complete && encs.size === jids.length ? complete(assemble()) : undefined;
   };
-  const missing: string[] = [];
-  for (const jid of jids) {
-    if (!(await edge.encryptIfSession(store, local, jid, plaintext, after(jid)))) missing.push(jid);
-  }
-  if (missing.length > 0) {
-    const res = await conn.iq({ xmlns: 'encrypt', op: 'fetch', jids: missing }, 'get');
+  const { without } = await edge.encryptForDevices(store, local, jids, plaintext, after);
+  if (without.length > 0) {
+    const res = await conn.iq({ xmlns: 'encrypt', op: 'fetch', jids: without }, 'get');
     if (res.op !== 'bundles') throw new Error(`unexpected answer to a bundle fetch: ${res.op}`);
+    const bundles = new Map<string, KeyBundle>();
     for (const u of res.users) {
       if ('error' in u) throw new NoDevicesError(`no bundle for ${u.jid}: ${u.error.code} ${u.error.reason}`);
-      if (missing.includes(u.jid) && !encs.has(u.jid)) await edge.startSessionAndEncrypt(store, local, u.jid, u.bundle, plaintext, after(u.jid));
+      if (without.includes(u.jid) && !bundles.has(u.jid)) bundles.set(u.jid, u.bundle);
     }
+    if (bundles.size > 0) await edge.startSessionsAndEncrypt(store, local, bundles, plaintext, after);
   }
   return assemble();
 }

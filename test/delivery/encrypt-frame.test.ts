@@ -94,9 +94,10 @@ describe('the stored frame in the last Signal unit', () => {
     expect(completed[0]?.participants.map((p) => p.jid)).toEqual(JIDS);
     expect(buildStanza(msg)).toBe(frame);
     expect(fetches).toEqual([[JIDS[1]]]);
-    // Three units of two scripts each, and nothing else: device 0's encrypt, device 3's (no
-    // session: nothing made), device 3's session start and encrypt after the fetch.
-    expect(sent).toEqual(Array(6).fill('evalsha'));
+    // Two units of two scripts each (ACQUIRE and COMMIT), and nothing else: one for both devices
+    // (device 0's encrypt; device 3 has no session: nothing made for it), then device 3's session
+    // start and encrypt after the fetch. Device 3's own empty unit (two more scripts) is gone.
+    expect(sent).toEqual(Array(4).fill('evalsha'));
     expect(await storedFrame(r)).toBe(frame);
     for (const p of msg.participants) {
       const hub = hubStores.get(p.jid) as RedisSignalStore;
