@@ -3,9 +3,8 @@
 // the per-peer locks of its devices (peer-lock.ts) because libsignal's session state must not be
 // touched by two operations at once, as a unit of work (signal-unit.ts): locks + reads in one Redis
 // round trip, writes + release in another, whatever the number of devices. `decryptWith` lets the
-// caller fold a dedup guard and its own record into those two scripts; the encrypts take an
-// `AfterEncrypt` (`AfterEncryptAll` for several devices) that folds the caller's record of the
-// ciphertexts the same way.
+// caller fold a dedup guard and its own record into those two scripts; the multi-device
+// encrypts take an `AfterEncryptAll` that folds the caller's record of the ciphertexts the same way.
 //
 // Spec 7: HIP device numbers are not libsignal device ids, so a HIP device address maps to
 // ProtocolAddress(full device address, 1); ciphertexts do not depend on that choice.
@@ -46,14 +45,12 @@ function preKeyBundle(b: KeyBundle): PreKeyBundle {
   );
 }
 
-/**
- * Runs under the lock on the ciphertext just made, before COMMIT: the writes it returns are applied
- * by COMMIT with the ratchet step, atomically (unit-writes.ts). If it throws, the ratchet step is
- * still committed and its writes are not.
- */
-export type AfterEncrypt = (enc: Encrypted) => UnitWrites | undefined;
 
-/** The same for a unit of several devices: runs once, on all the ciphertexts it made (by device address). */
+/**
+ * Runs under the locks on all the ciphertexts a unit of several devices made (by device address),
+ * before COMMIT: the writes it returns are applied by COMMIT with the ratchet steps, atomically
+ * (unit-writes.ts). If it throws, the ratchet steps are still committed and its writes are not.
+ */
 export type AfterEncryptAll = (encs: ReadonlyMap<string, Encrypted>) => UnitWrites | undefined;
 
 /** What `encryptForDevices` made: the ciphertexts of the devices with a current session, and the devices without one. */
@@ -123,12 +120,10 @@ export class SignalEdge {
   }
 
   /** Starts (or replaces) the session from a bundle and encrypts the first message, in one unit. */
-  startSessionAndEncrypt(store: RedisSignalStore, local: string, peer: string, b: KeyBundle, plaintext: Uint8Array, after?: AfterEncrypt): Promise<Encrypted> {
+  startSessionAndEncrypt(store: RedisSignalStore, local: string, peer: string, b: KeyBundle, plaintext: Uint8Array): Promise<Encrypted> {
     return this.#unit(store, [peer], async (u) => {
       await startIn(u, local, peer, b);
-      const enc = await encryptIn(u, local, peer, plaintext);
-      stage(u, after?.(enc));
-      return enc;
+      return encryptIn(u, local, peer, plaintext);
     });
   }
 
@@ -158,13 +153,8 @@ export class SignalEdge {
    * Encrypts if there is a session that can encrypt; undefined if there is none. The check and the
    * encryption are one unit under the lock: a separate check could be stale by the time it is used.
    */
-  encryptIfSession(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array, after?: AfterEncrypt): Promise<Encrypted | undefined> {
-    return this.#unit(store, [peer], async (u) => {
-      if (!u.hasCurrentSession(signalAddress(peer))) return undefined;
-      const enc = await encryptIn(u, local, peer, plaintext);
-      stage(u, after?.(enc));
-      return enc;
-    });
+  encryptIfSession(store: RedisSignalStore, local: string, peer: string, plaintext: Uint8Array): Promise<Encrypted | undefined> {
+    return this.#unit(store, [peer], async (u) => (u.hasCurrentSession(signalAddress(peer)) ? encryptIn(u, local, peer, plaintext) : undefined));
   }
 
   /**
