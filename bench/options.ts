@@ -25,11 +25,13 @@ export interface BenchOptions {
   batch: number;
   /** The webhook adapter's max_events_per_post for the whole run (1, the default: one event per POST). */
   eventsPerPost: number;
+  /** Devices per simulated hub user (1: the regime of the libsignal ceiling). */
+  devices: number;
 }
 
 export const USAGE = `npm run bench -- [--quick] [--json] [--profile] [--samples N] [--sessions N]
                   [--providers N] [--hub-users N] [--decrypt-sample-rate R] [--matrix N] [--batch N]
-                  [--events-per-post N]
+                  [--events-per-post N] [--devices N]
 
   --quick                 about 30 s: one sample each, smaller runs, 2,000 sessions
   --json                  the results as JSON on stdout (progress stays on stderr)
@@ -45,6 +47,8 @@ export const USAGE = `npm run bench -- [--quick] [--json] [--profile] [--samples
                           (default 50; at most 100, the adapter's default limit); 0 skips it
   --events-per-post N     the webhook adapter's max_events_per_post for the whole run (default 1,
                           as in production by default: one event per POST; at most 100)
+  --devices N             devices per simulated hub user (default 1; at most 5): every outbound
+                          message is encrypted for each; its arrival is the first device's
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -62,6 +66,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       matrix: { type: 'string' },
       batch: { type: 'string' },
       'events-per-post': { type: 'string' },
+      devices: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -95,5 +100,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     matrix: int(values.matrix, quick ? 1000 : 2000, 0, 20_000, 'matrix'),
     batch: int(values.batch, 50, 0, 100, 'batch'),
     eventsPerPost: int(values['events-per-post'], 1, 1, 100, 'events-per-post'),
+    devices: int(values.devices, 1, 1, 5, 'devices'),
   };
 }

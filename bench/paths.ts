@@ -49,7 +49,8 @@ export async function outbound(stack: Stack, o: RunOptions): Promise<DriveResult
     if (e.decrypted) hub.decrypted++;
     else if (e.skipped) hub.skipped++;
     if (e.error !== undefined) hub.errors++;
-    driver.arrived(e.id, e.received_at_ms);
+    // A message reaches all of a hub user's devices at once: its arrival is the first device's.
+    if (e.device === 0) driver.arrived(e.id, e.received_at_ms);
   });
   try {
     o.beforeStart?.();

@@ -36,7 +36,7 @@ export interface Target {
 export interface BenchResult {
   when: string;
   machine: { cpus: number; node: string; redis: string; loadavgStart: number[]; loadavgEnd: number[] };
-  run: { quick: boolean; samples: number; providers: number; hubUsers: number; conversations: number; eventsPerPost: number };
+  run: { quick: boolean; samples: number; providers: number; hubUsers: number; conversations: number; eventsPerPost: number; devices: number };
   layout: string;
   hubMode: { decryptSampleRate: number; note: string; decrypted: number; skipped: number; errors: number };
   ceilings: { libsignalEncrypt: Ceiling; libsignalDecrypt: Ceiling; bullmq: Ceiling; ciphertextBytes: number };
@@ -107,7 +107,7 @@ export function formatText(r: BenchResult): string {
   const c = r.ceilings;
   L.push(`Causeway bench — ${r.when}`);
   L.push(`machine: ${r.machine.cpus} cores, Node ${r.machine.node}, Redis ${r.machine.redis} (own server, AOF appendfsync everysec); load average at start ${r.machine.loadavgStart.map(n2).join(' ')}, at end ${r.machine.loadavgEnd.map(n2).join(' ')}`);
-  L.push(`run: ${r.run.quick ? 'quick' : 'full'}, ${r.run.samples} sample(s) per figure (medians; spread = (max − min) / median), ${r.run.providers} provider users × ${r.run.hubUsers} hub users = ${r.run.conversations} conversations; webhook events per POST: ${r.run.eventsPerPost === 1 ? '1 (the default)' : `up to ${r.run.eventsPerPost} of a user's waiting events (max_events_per_post; the default is 1)`}`);
+  L.push(`run: ${r.run.quick ? 'quick' : 'full'}, ${r.run.samples} sample(s) per figure (medians; spread = (max − min) / median), ${r.run.providers} provider users × ${r.run.hubUsers} hub users (${r.run.devices === 1 ? 'one device each' : `${r.run.devices} devices each: every outbound message is encrypted for each, its arrival is the first device's`}) = ${r.run.conversations} conversations; webhook events per POST: ${r.run.eventsPerPost === 1 ? '1 (the default)' : `up to ${r.run.eventsPerPost} of a user's waiting events (max_events_per_post; the default is 1)`}`);
   L.push(`layout: ${r.layout}`);
   L.push(`BENCH MODE: ${r.hubMode.note}`);
   L.push(`  hub devices: ${n0(r.hubMode.decrypted)} messages decrypted and checked, ${n0(r.hubMode.skipped)} counted only, ${n0(r.hubMode.errors)} errors`);

@@ -45,7 +45,7 @@ async function main(): Promise<number> {
     log(`starting the stack: Causeway child, mock hub (decrypt_sample_rate ${o.decryptSampleRate}), ${o.providers} × ${o.hubUsers} conversations`);
     const s = (stack = await startStack({
       redisUrl: redis.url, prefix: `bench-${randomBytes(3).toString('hex')}`, dir, providerUsers: o.providers, hubUsers: o.hubUsers,
-      decryptSampleRate: o.decryptSampleRate, maxSessions: o.providers + 1000, cpuProfile: o.profile, eventsPerPost: o.eventsPerPost,
+      decryptSampleRate: o.decryptSampleRate, maxSessions: o.providers + 1000, cpuProfile: o.profile, eventsPerPost: o.eventsPerPost, devices: o.devices,
     }));
     const hubCheck = { decrypted: 0, skipped: 0, errors: 0 };
     s.hub.core.sim.onInbox((_jid, e) => {
@@ -147,7 +147,7 @@ async function main(): Promise<number> {
     const partial: Omit<BenchResult, 'targets'> = {
       when: new Date().toISOString(),
       machine: { cpus: availableParallelism(), node: process.versions.node, redis: redisVersion, loadavgStart, loadavgEnd: loadavg() },
-      run: { quick: o.quick, samples: o.samples, providers: o.providers, hubUsers: o.hubUsers, conversations: o.providers * o.hubUsers, eventsPerPost: o.eventsPerPost },
+      run: { quick: o.quick, samples: o.samples, providers: o.providers, hubUsers: o.hubUsers, conversations: o.providers * o.hubUsers, eventsPerPost: o.eventsPerPost, devices: o.devices },
       layout: 'Causeway runs as a child process (causeway start --config, webhook adapter) with a core to itself; the mock hub, the load generator and the webhook receiver share the bench process (the other core); redis-server is a third process.',
       hubMode: {
         decryptSampleRate: o.decryptSampleRate, ...hubCheck,

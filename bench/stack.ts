@@ -36,6 +36,8 @@ export interface StackOptions {
   cpuProfile: boolean;
   /** The webhook adapter's max_events_per_post (default 1). */
   eventsPerPost?: number;
+  /** Devices per hub user (default 1). */
+  devices?: number;
 }
 
 export interface Stack {
@@ -99,7 +101,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     listen: { host: '127.0.0.1', port: 0 }, admin_token: ADMIN,
     providers: [{ id: 'birdy', name: 'BirdyChat', jwks: { keys: [jwk] } }],
     users: Array.from({ length: o.hubUsers }, (_, i) => ({
-      phone: hubPhone(i), devices: [0], script: { echo: false, receipts: false, read: false, delay_ms: 0 },
+      phone: hubPhone(i), devices: Array.from({ length: o.devices ?? 1 }, (_, d) => d), script: { echo: false, receipts: false, read: false, delay_ms: 0 },
     })),
     simulation: { decrypt_sample_rate: o.decryptSampleRate },
   }, { logger: pino({ level: 'silent' }) });
