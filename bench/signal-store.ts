@@ -43,7 +43,7 @@ redis.sendCommand = ((...a: Parameters<Redis['sendCommand']>) => {
 
 const prefix = `cwbench-sig-${randomBytes(6).toString('hex')}`;
 const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const edge = new SignalEdge(new PeerLock(redis, prefix));
+const edge = new SignalEdge(new PeerLock(prefix));
 const ALICE = 'alice@birdy.interop';
 const BOB = 'bob@birdy.interop';
 const aliceDev = 'alice:1@birdy.interop';

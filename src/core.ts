@@ -76,7 +76,7 @@ export class Core implements CoreApi {
     this.#o = o;
     this.providerId = o.providerId;
     this.#media = new CoreMedia({ redis: o.redis, keyring: o.keyring, prefix: o.prefix, ...(o.media ? { media: o.media } : {}), logger: o.logger });
-    const edge = new SignalEdge(new PeerLock(o.redis, o.prefix));
+    const edge = new SignalEdge(new PeerLock(o.prefix));
     const devices = (this.#devices = new DeviceDirectory(o.redis, o.prefix));
     this.statusLog = new StatusLog(o.redis, o.prefix);
     this.outbox = new Outbox(o.redis, o.keyring, o.prefix, this.statusLog);

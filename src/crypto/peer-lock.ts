@@ -16,28 +16,12 @@
 //
 // The Redis side is pluggable (LockIo): the Signal unit of work (signal-unit.ts) takes the locks and
 // reads the records it needs in one script, and writes what changed and releases in another, so a
-// whole operation costs two round trips. `withLock` is the plain form (take and release scripts).
+// whole operation costs two round trips.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { RedisScript } from '../redis-script.ts';
 
 // Lock tokens only need to be unique among holders: a random id per process and a counter.
 const PROCESS_ID = randomBytes(12).toString('base64url');
 let tokens = 0;
-
-// All keys or none: KEYS are the locks, ARGV token and TTL in ms.
-const TAKE = `for _, k in ipairs(KEYS) do
-  if redis.call('exists', k) == 1 then return 0 end
-end
-for _, k in ipairs(KEYS) do redis.call('set', k, ARGV[1], 'PX', ARGV[2]) end
-return 1`;
-const RELEASE = `for _, k in ipairs(KEYS) do
-  if redis.call('get', k) == ARGV[1] then redis.call('del', k) end
-end
-return 1`;
-
-const take = new RedisScript(TAKE);
-const release = new RedisScript(RELEASE);
 
 export class LockTimeoutError extends Error {
   override readonly name = 'LockTimeoutError';
@@ -69,28 +53,17 @@ export class PeerLock {
   readonly #ttlMs: number;
   readonly #waitMs: number;
   readonly #local = new Map<string, Promise<unknown>>();
-  readonly #plain: LockIo<true>;
 
-  constructor(redis: Redis, prefix: string, opts: PeerLockOptions = {}) {
+  /** `prefix`: of the lock keys. The Redis side is the holder's own (LockIo). */
+  constructor(prefix: string, opts: PeerLockOptions = {}) {
     this.#prefix = prefix;
     this.#ttlMs = opts.ttlMs ?? 15_000;
     this.#waitMs = opts.waitMs ?? 30_000;
-    this.#plain = {
-      tryAcquire: async (keys, token, ttl) => ((await take.run(redis, keys, [token, ttl])) === 1 ? true : undefined),
-      release: async (keys, token) => {
-        await release.run(redis, keys, [token]);
-      },
-    };
   }
 
   /** The lock's Redis key: under the user's hash tag, like the user's Signal records. */
   keyOf(user: string, peer: string): string {
     return `${this.#prefix}:lock:{${user}}:${peer}`;
-  }
-
-  /** Runs `fn` while holding the lock of (user, peer). */
-  withLock<T>(user: string, peer: string, fn: () => Promise<T>): Promise<T> {
-    return this.withLockIo(user, peer, this.#plain, () => fn());
   }
 
   /** Runs `fn` with what `io.tryAcquire` read, while holding the lock of (user, peer). */

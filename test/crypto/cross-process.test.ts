@@ -17,7 +17,7 @@ const { redis, prefix, cleanup } = testRedis();
 afterAll(cleanup);
 const kek = randomBytes(32);
 const ring = new Keyring([{ id: 'k1', key: kek }], 'k1');
-const edge = new SignalEdge(new PeerLock(redis, prefix));
+const edge = new SignalEdge(new PeerLock(prefix));
 
 describe('per-peer lock across processes', () => {
   it('two processes encrypting to one peer at once: every message decrypts', async () => {

@@ -11,7 +11,7 @@ import { testRedis } from '../support/redis.ts';
 const { redis, prefix, cleanup } = testRedis();
 afterAll(cleanup);
 const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const edge = new SignalEdge(new PeerLock(redis, prefix));
+const edge = new SignalEdge(new PeerLock(prefix));
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 

@@ -30,9 +30,9 @@ afterAll(async () => {
 });
 
 const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const lock = new PeerLock(redis, prefix, { ttlMs: 300 });
+const lock = new PeerLock(prefix, { ttlMs: 300 });
 const edge = new SignalEdge(lock);
-const hubEdge = new SignalEdge(new PeerLock(plain, `${prefix}-hub`));
+const hubEdge = new SignalEdge(new PeerLock(`${prefix}-hub`));
 const text = new TextEncoder();
 const dec = new TextDecoder();
 const DEVICES = [0, 2, 5];
@@ -203,7 +203,7 @@ describe('one Signal unit for several devices', () => {
   it('holders of overlapping device sets, in one process and across two replicas, never hold a key together and never deadlock', async () => {
     const l = await localUser('gil');
     const [a, b, c] = ['447700900107:0@hub', '447700900107:1@hub', '447700900107:2@hub'];
-    const locks = [lock, new PeerLock(replica, prefix, { ttlMs: 300 })];
+    const locks = [lock, new PeerLock(prefix, { ttlMs: 300 })];
     const sets = [[a, b], [b, c], [c, a], [a, b, c], [c], [b, a]];
     const held = new Set<string>();
     const clashes: string[] = [];
@@ -252,7 +252,7 @@ describe('one Signal unit for several devices', () => {
     const hub = await hubUser('447700900106');
     await connect(l, hub);
     const replicas = [redis, replica].map((conn) => {
-      const locks = new CountingLock(conn, prefix);
+      const locks = new CountingLock(prefix);
       return { locks, edge: new SignalEdge(locks), store: new RedisSignalStore(conn, ring, prefix, l.user) };
     });
     const order: OutgoingMessage[] = []; // `complete` runs under the locks of the unit that completes

@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const lock = new PeerLock(redis, prefix, { ttlMs: 300 });
+const lock = new PeerLock(prefix, { ttlMs: 300 });
 const edge = new SignalEdge(lock);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -134,7 +134,7 @@ describe('decryptWith: a guard and staged writes in the Signal unit', () => {
     const { x, y } = await pair('gus', 'hal');
     const m = await edge.encrypt(x.store, x.address, y.address, enc.encode('once'));
     // Separate PeerLocks: no shared in-process queue, only the Redis lock between them.
-    const replicas = [new SignalEdge(new PeerLock(redis, prefix)), new SignalEdge(new PeerLock(redis, prefix))];
+    const replicas = [new SignalEdge(new PeerLock(prefix)), new SignalEdge(new PeerLock(prefix))];
     const o = storing('gus-1');
     const slowThen: DecryptWith<string>['then'] = async (p) => {
       await sleep(50); // holds the lock while the other replica tries

@@ -26,7 +26,7 @@ afterAll(async () => {
 
 const k1 = { id: 'k1', key: randomBytes(32) };
 const ring = new Keyring([k1], 'k1');
-const lock = new PeerLock(redis, prefix, { ttlMs: 300 });
+const lock = new PeerLock(prefix, { ttlMs: 300 });
 const edge = new SignalEdge(lock);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -86,7 +86,7 @@ describe('Signal unit of work', () => {
   it('works on an auto-pipelined connection (as the sidecar runs it), many peers at once', async () => {
     const ap = new Redis(REDIS_URL, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
     try {
-      const apEdge = new SignalEdge(new PeerLock(ap, prefix));
+      const apEdge = new SignalEdge(new PeerLock(prefix));
       const mk = async (name: string) => {
         const store = new RedisSignalStore(ap, ring, prefix, `${name}@birdy.interop`);
         return { store, upload: await createAccount(store, { preKeys: 2, kyberPreKeys: 2 }), address: `${name}:1@birdy.interop` };
@@ -197,7 +197,7 @@ describe('Signal unit of work', () => {
     const both = new Keyring([k1, k2], 'k2');
     const p = `${prefix}-own`;
     const x = await party('pia', 1, p, ring); // sealed under k1
-    const lk = new PeerLock(redis, p);
+    const lk = new PeerLock(p);
     const ours = (store: RedisSignalStore) =>
       lk.withLockIo(store.user, 'quinn:1@hub', new SignalUnit(store, signalAddress('quinn:1@hub')), async (u) => ({
         key: Buffer.from((await u.identities.getIdentityKey()).serialize()),

@@ -21,7 +21,7 @@ import { recordingRedis, testRedis } from '../support/redis.ts';
 const { redis: plain, prefix, cleanup } = testRedis();
 const { redis, sent } = recordingRedis();
 const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const lock = new PeerLock(redis, prefix, { ttlMs: 300 });
+const lock = new PeerLock(prefix, { ttlMs: 300 });
 const edge = new SignalEdge(lock);
 const outbox = new Outbox(redis, ring, prefix, new StatusLog(redis, prefix));
 
@@ -32,7 +32,7 @@ const DEVICES = [0, 3];
 const JIDS = DEVICES.map((d) => deviceAddress(PEER, d));
 const store = new RedisSignalStore(redis, ring, prefix, USER);
 const hubStores = new Map(JIDS.map((j) => [j, new RedisSignalStore(plain, ring, `${prefix}-hub`, j)]));
-const hubEdge = new SignalEdge(new PeerLock(plain, `${prefix}-hub`));
+const hubEdge = new SignalEdge(new PeerLock(`${prefix}-hub`));
 const bundles = new Map<string, KeyBundle>();
 const fetches: string[][] = [];
 /** The hub session as encryptMessage uses it: only the bundle fetch. */

@@ -34,7 +34,7 @@ const USER = 'alice@birdy.interop';
 const HUB_USER = 'ada@hub';
 const HUB_DEVICE = 'ada:3@hub';
 const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const lock = new PeerLock(redis, prefix, { ttlMs: 300 });
+const lock = new PeerLock(prefix, { ttlMs: 300 });
 
 /** The core's edge, able to make the next decrypt outlive its lock and lose it to another holder. */
 class LosingEdge extends SignalEdge {
@@ -95,7 +95,7 @@ function connection(failAcks = false) {
 
 // The simulated hub device and its session with alice.
 const hubStore = new RedisSignalStore(redis, ring, `${prefix}-hub`, HUB_DEVICE);
-const hubEdge = new SignalEdge(new PeerLock(redis, `${prefix}-hub`));
+const hubEdge = new SignalEdge(new PeerLock(`${prefix}-hub`));
 const LOCAL = deviceAddress(USER, 1);
 let n = 0;
 async function fromHub(text: string, contentId?: string): Promise<IncomingMessage> {

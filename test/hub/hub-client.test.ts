@@ -22,7 +22,7 @@ const ADMIN = 'admin-token-for-tests';
 const ADA = '447700900123@hub';
 const { redis, prefix, cleanup } = testRedis();
 const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const edge = new SignalEdge(new PeerLock(redis, prefix));
+const edge = new SignalEdge(new PeerLock(prefix));
 
 let hub: MockHub;
 let sessions: SessionManager;

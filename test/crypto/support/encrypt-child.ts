@@ -10,7 +10,7 @@ import { SignalEdge } from '../../../src/crypto/signal-edge.ts';
 const [url, prefix, kek, tag, n] = process.argv.slice(2) as [string, string, string, string, string];
 const redis = new Redis(url);
 const ring = new Keyring([{ id: 'k1', key: Buffer.from(kek, 'base64') }], 'k1');
-const edge = new SignalEdge(new PeerLock(redis, prefix));
+const edge = new SignalEdge(new PeerLock(prefix));
 const store = new RedisSignalStore(redis, ring, prefix, 'alice@birdy.interop');
 const out = await Promise.all(
   Array.from({ length: Number(n) }, async (_, i) => {
