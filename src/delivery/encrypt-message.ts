@@ -61,7 +61,7 @@ export async function encryptMessage(
   // Every unit records its ciphertexts; the one that completes the set hands the message over.
   const after: AfterEncryptAll = (made) => {
     for (const [jid, enc] of made) encs.set(jid, enc);
-    return complete && encs.size === jids.length ? complete(assemble()) : undefined;
+    return complete && jids.every((j) => encs.has(j)) ? complete(assemble()) : undefined;
   };
   const { without } = await edge.encryptForDevices(store, local, jids, plaintext, after);
   if (without.length > 0) {

@@ -153,10 +153,8 @@ export class OutboundAttempt {
         frame = buildStanza(m);
         return this.#o.outbox.frameWrites(user, r.id, frame);
       });
-      if (frame === undefined) {
-        frame = buildStanza(msg);
-        await this.#o.outbox.saveFrame(user, r.id, frame);
-      }
+      // encryptMessage returns only once the unit that completed the message has run `complete`.
+      if (frame === undefined) throw new Error(`message ${msg.id} was encrypted but never completed`);
       return frame;
     } catch (err) {
       if (err instanceof NoDevicesError) throw new PermanentFailure('no-devices', err.message);

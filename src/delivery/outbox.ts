@@ -70,7 +70,7 @@ export interface FinalOutcome {
 
 export type OutboundState = 'queued' | 'sent' | 'failed';
 
-/** A record loaded for a delivery attempt under the lane's lease (Outbox#claim). */
+/** A loaded record (Outbox#load), or one loaded for a delivery attempt under the lane's lease (Outbox#claim). */
 export interface Claimed {
   record: OutboundRecord;
   state: OutboundState;
@@ -196,7 +196,7 @@ export class Outbox {
     return { id, duplicate: false, head: res?.[6]?.[1] === id };
   }
 
-  async load(user: string, id: string): Promise<{ record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined> {
+  async load(user: string, id: string): Promise<Claimed | undefined> {
     const key = this.recordKey(user, id);
     return this.#decode(key, await this.#redis.hmgetBuffer(key, 'data', 'state', 'frame', 'attempts'));
   }
@@ -241,7 +241,7 @@ export class Outbox {
     return (await this.#redis.lindex(this.laneKey(user, peer), 0)) ?? undefined;
   }
 
-  #decode(key: string, [data, state, frame, attempts]: Array<Buffer | null>): { record: OutboundRecord; state: OutboundState; frame?: string; attempts: number } | undefined {
+  #decode(key: string, [data, state, frame, attempts]: Array<Buffer | null>): Claimed | undefined {
     if (!data) return undefined;
     const record = JSON.parse(this.#ring.open(data, `${key}|data`).toString('utf8')) as OutboundRecord;
     return {
@@ -252,20 +252,13 @@ export class Outbox {
     };
   }
 
-  /** Stores the built stanza before its first send (spec 4: a lost ack is answered by resending it). */
-  async saveFrame(user: string, id: string, frame: string): Promise<void> {
-    const key = this.recordKey(user, id);
-    await this.#redis.hset(key, 'frame', this.#sealFrame(key, frame));
-  }
-
-  /** saveFrame as writes for the Signal unit that made the frame's last ciphertext to commit (unit-writes.ts). */
+  /**
+   * The built stanza, stored before its first send (spec 4: a lost ack is answered by resending
+   * it), as writes for the Signal unit that made its last ciphertexts to commit (unit-writes.ts).
+   */
   frameWrites(user: string, id: string, frame: string): UnitWrites {
     const key = this.recordKey(user, id);
-    return { hashes: [{ key, fields: { frame: this.#sealFrame(key, frame) } }] };
-  }
-
-  #sealFrame(key: string, frame: string): Buffer {
-    return this.#ring.seal(Buffer.from(frame, 'utf8'), `${key}|frame`);
+    return { hashes: [{ key, fields: { frame: this.#ring.seal(Buffer.from(frame, 'utf8'), `${key}|frame`) } }] };
   }
 
   /** Replaces the sealed record (a 406 downgrade); the stored frame goes too. */
