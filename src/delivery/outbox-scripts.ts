@@ -46,6 +46,12 @@ for i = 0, (#KEYS - 1) / 4 - 1 do
 end
 return out`);
 
+// Lua fragment: pops `id` if it is the lane's head and sets `nxt` to the next head (false when the
+// lane is empty; an emptied lane is then no longer leased by `token`).
+const popIfHead = (lane: string, lease: string, id: string, token: string): string => `if redis.call('lindex', ${lane}, 0) == ${id} then redis.call('lpop', ${lane}) end
+local nxt = redis.call('lindex', ${lane}, 0)
+if not nxt and redis.call('get', ${lease}) == ${token} then redis.call('del', ${lease}) end`;
+
 // Lua fragment: takes or renews the lane's lease (KEYS[lease]) for ARGV[token] and loads the record
 // (KEYS[rec]), counting the attempt of a queued one; then the lane's next id when the record is its
 // head. → {data, state, frame, attempts before this one, next or false}, or 0 when another holds it.
@@ -72,12 +78,8 @@ redis.call('expire', KEYS[1], ARGV[2])
 redis.call('rpush', KEYS[2], ARGV[3])
 redis.call('expire', KEYS[2], ${STATUS_RETENTION_S})
 if ARGV[6] ~= '' then redis.call('zadd', KEYS[5], ARGV[7], ARGV[6]) end
-if redis.call('lindex', KEYS[3], 0) == ARGV[4] then redis.call('lpop', KEYS[3]) end
-local nxt = redis.call('lindex', KEYS[3], 0)
-if not nxt then
-  if redis.call('get', KEYS[4]) == ARGV[5] then redis.call('del', KEYS[4]) end
-  return {}
-end
+${popIfHead('KEYS[3]', 'KEYS[4]', 'ARGV[4]', 'ARGV[5]')}
+if not nxt then return {} end
 if ARGV[8] == '' or nxt ~= ARGV[8] then return {nxt} end
 local function claim()
 ${claimIn('KEYS[6]', 'KEYS[4]', 'KEYS[3]', 'nxt', 'ARGV[5]', 'ARGV[9]')}
@@ -89,12 +91,9 @@ return {nxt, c[1], c[2], c[3], c[4], c[5]}`);
 export const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return 0`;
 export const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
 
-// KEYS: lane, lease; ARGV: id, token. Pops `id` if it is the head; the next head. An emptied lane
-// is no longer leased by `token`.
-export const POP_IF_HEAD = `if redis.call('lindex', KEYS[1], 0) == ARGV[1] then redis.call('lpop', KEYS[1]) end
-local next = redis.call('lindex', KEYS[1], 0)
-if not next and redis.call('get', KEYS[2]) == ARGV[2] then redis.call('del', KEYS[2]) end
-return next`;
+// KEYS: lane, lease; ARGV: id, token. See popIfHead; → the next head.
+export const POP_IF_HEAD = `${popIfHead('KEYS[1]', 'KEYS[2]', 'ARGV[1]', 'ARGV[2]')}
+return nxt`;
 
 // KEYS: lane, lanes, lease; ARGV: lane name. → {head, 1 if some process holds the lane's lease}; {}
 // for an empty lane, which is dropped from `lanes`.
