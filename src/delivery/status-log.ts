@@ -42,11 +42,9 @@ export class StatusLog {
     return `${this.#prefix}:status:${messageId}`;
   }
 
-  /** Appends a status; `multi` lets callers make it part of a larger atomic write. */
-  append(s: MessageStatus, multi?: ReturnType<Redis['multi']>): Promise<unknown> | void {
-    const m = multi ?? this.#redis.multi();
-    m.rpush(this.key(s.messageId), JSON.stringify(s)).expire(this.key(s.messageId), STATUS_RETENTION_S);
-    if (!multi) return m.exec();
+  /** Appends a status as part of the caller's larger atomic write. */
+  append(s: MessageStatus, multi: ReturnType<Redis['multi']>): void {
+    multi.rpush(this.key(s.messageId), JSON.stringify(s)).expire(this.key(s.messageId), STATUS_RETENTION_S);
   }
 
   /**
