@@ -13,16 +13,20 @@ export type UploadQuery = Extract<IqQuery, { op: 'upload' }>;
 const ID_SPACE = 0xffffff;
 
 async function nextId(store: RedisSignalStore, marker: string): Promise<number> {
-  const cur = (await store.getMarker(marker)) ?? randomInt(1, ID_SPACE >>> 1);
-  const id = (cur % ID_SPACE) + 1;
-  await store.setMarker(marker, id);
-  return id;
+  return (await nextIds(store, marker, 1))[0] as number;
 }
 
+// The counter is advanced with a compare-and-set (updateMarker): two top-ups running at once (the
+// hub's `encrypt` notification and the session-open upkeep, or two replicas) must not get the same
+// ids, or the later one overwrites the private keys that the earlier one uploaded.
 async function nextIds(store: RedisSignalStore, marker: string, n: number): Promise<number[]> {
-  const first = (await store.getMarker(marker)) ?? randomInt(1, ID_SPACE >>> 1);
-  const ids = Array.from({ length: n }, (_, i) => ((first + i) % ID_SPACE) + 1);
-  if (n > 0) await store.setMarker(marker, ids[n - 1] as number);
+  if (n <= 0) return [];
+  let ids: number[] = [];
+  await store.updateMarker(marker, (cur) => {
+    const first = cur ?? randomInt(1, ID_SPACE >>> 1);
+    ids = Array.from({ length: n }, (_, i) => ((first + i) % ID_SPACE) + 1);
+    return ids[n - 1] as number;
+  });
   return ids;
 }
 

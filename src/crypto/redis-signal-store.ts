@@ -24,8 +24,16 @@ import {
   type Uuid,
 } from '@signalapp/libsignal-client';
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../redis-script.ts';
 import type { Keyring } from './keyring.ts';
 import { SealedHash } from './sealed-hash.ts';
+
+// Sets a field only if it still holds the blob that was read ('' for absent; a sealed blob is never
+// empty). Sealed blobs carry a random nonce, so equal bytes mean nobody wrote in between.
+const SET_IF_SAME = new RedisScript(`local cur = redis.call('hget', KEYS[1], ARGV[1])
+if (cur or '') ~= ARGV[2] then return 0 end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[3])
+return 1`);
 
 export class MissingKeyError extends Error {
   override readonly name = 'MissingKeyError';
@@ -249,9 +257,33 @@ export class RedisSignalStore {
     await this.#h.account.set(name, b);
   }
 
+  /**
+   * Read-modify-write of a marker that concurrent writers (other workers, other replicas) cannot
+   * interleave with: retried until no one else wrote it in between. Returns the value written.
+   * Counters that hand out ids go through here, so no id is ever handed out twice.
+   */
+  async updateMarker(name: string, next: (cur: number | undefined) => number): Promise<number> {
+    const h = this.#h.account;
+    for (let tries = 0; tries < 100; tries++) {
+      const blob = await h.redis.hgetBuffer(h.key, name);
+      const value = next(blob ? h.open(name, blob).readUInt32BE(0) : undefined);
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(value, 0);
+      if ((await SET_IF_SAME.run(h.redis, [h.key], [name, blob ?? '', h.seal(name, b)])) === 1) return value;
+    }
+    throw new Error(`marker ${name} of ${this.user} kept changing`);
+  }
+
   async markLastResortKyber(id: number): Promise<void> {
     await this.setMarker(`kyber-lr-${id}`, 1);
-    await this.setMarker('kyber-lr-count', ((await this.getMarker('kyber-lr-count')) ?? 0) + 1);
+    await this.updateMarker('kyber-lr-count', (n) => (n ?? 0) + 1);
+  }
+
+  /** The peer devices (HIP device addresses) `ofPeer` matches that have a session or a trusted identity. */
+  async devicesOf(ofPeer: (device: string) => boolean): Promise<string[]> {
+    const [sessions, identities] = await Promise.all([this.#h.sessions.fields(), this.#h.identities.fields()]);
+    const names = new Set([...sessions, ...identities].map((f) => f.slice(0, f.lastIndexOf('.'))));
+    return [...names].filter(ofPeer);
   }
 
   /** Drops every session with a peer user (all its devices), e.g. after an identity change. */
