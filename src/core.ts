@@ -70,13 +70,14 @@ export class Core implements CoreApi {
   readonly #media: CoreMedia;
   readonly #submit: CoreSubmit;
   #devices!: DeviceDirectory;
+  readonly #edge: SignalEdge;
   readonly #o: CoreOptions;
 
   constructor(o: CoreOptions) {
     this.#o = o;
     this.providerId = o.providerId;
     this.#media = new CoreMedia({ redis: o.redis, keyring: o.keyring, prefix: o.prefix, ...(o.media ? { media: o.media } : {}), logger: o.logger });
-    const edge = new SignalEdge(new PeerLock(o.prefix));
+    const edge = (this.#edge = new SignalEdge(new PeerLock(o.prefix)));
     const devices = (this.#devices = new DeviceDirectory(o.redis, o.prefix));
     this.statusLog = new StatusLog(o.redis, o.prefix);
     this.outbox = new Outbox(o.redis, o.keyring, o.prefix, this.statusLog);
@@ -194,8 +195,7 @@ export class Core implements CoreApi {
   async identityChanged(user: string, peer: string): Promise<'continue' | 'hold'> {
     const store = this.accounts.store(user);
     const ofPeer = (name: string) => userOf(name) === peer;
-    const dropped = await store.dropSessionsOf(ofPeer);
-    await store.forgetIdentitiesOf(ofPeer);
+    const dropped = await this.#edge.forgetPeer(store, ofPeer);
     await this.#devices.invalidate(peer);
     const policy = this.#o.identityChange ?? 'continue';
     if (policy === 'hold') {

@@ -177,6 +177,22 @@ export class SignalEdge {
     });
   }
 
+  /**
+   * Forgets a hub user whose identity changed: drops the sessions and trusted identities of every
+   * device `ofPeer` matches, under those devices' locks, so that an encrypt or decrypt in flight on
+   * one of them (here or on another replica) cannot write the old session back after the drop: it
+   * commits first, or waits. Returns the number of sessions dropped.
+   */
+  async forgetPeer(store: RedisSignalStore, ofPeer: (device: string) => boolean): Promise<number> {
+    const devices = await store.devicesOf(ofPeer);
+    if (devices.length === 0) return 0;
+    return this.#unit(store, devices, async () => {
+      const dropped = await store.dropSessionsOf(ofPeer);
+      await store.forgetIdentitiesOf(ofPeer);
+      return dropped;
+    });
+  }
+
   async decrypt(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }): Promise<Uint8Array> {
     checkType(enc);
     return this.#unit(store, [peer], (u) => decryptIn(u, store, local, peer, enc));
