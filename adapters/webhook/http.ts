@@ -57,6 +57,8 @@ export function check<S extends z.ZodType>(schema: S, value: unknown, where: Whe
   return undefined;
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 const JSON_TYPE = /^application\/json\s*(?:;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
 /** Reads a JSON body: 415 unless Content-Type is application/json (UTF-8), 400 unless it parses. */
@@ -68,10 +70,55 @@ export async function readJson(c: Context): Promise<{ ok: true; value: unknown }
       res: c.json({ error: 'unsupported media type', issues: [{ field: 'Content-Type', in: 'header', message: 'must be application/json' }] }, 415),
     };
   }
-  const text = await c.req.text();
+  // Read outside the try: the size limit's error must reach its middleware (413).
+  const bytes = await c.req.arrayBuffer();
+  // Decoded strictly: a lenient decode would turn invalid bytes into U+FFFD and queue that.
+  let text: string;
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    text = utf8.decode(bytes);
+  } catch {
+    return { ok: false, res: invalid(c, [{ field: '(body)', in: 'body', message: 'not valid UTF-8' }]) };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
   } catch (err) {
     return { ok: false, res: invalid(c, [{ field: '(body)', in: 'body', message: `not valid JSON: ${(err as Error).message}` }]) };
   }
+  const dup = repeatedMember(text);
+  if (dup !== undefined) return { ok: false, res: invalid(c, [{ field: fieldPath(dup), in: 'body', message: 'appears twice in its object' }]) };
+  return { ok: true, value };
+}
+
+/**
+ * The path of the first member name repeated within one object of `text` (valid JSON), or
+ * undefined. JSON.parse keeps the last of two silently, so `{"enabled":true,"enabled":false}`
+ * would act on a value the sender may not have meant: refused instead. Names compare decoded.
+ */
+export function repeatedMember(text: string): PropertyKey[] | undefined {
+  type Frame = { keys?: Set<string>; at: PropertyKey; expectKey: boolean };
+  const stack: Frame[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    const top = stack[stack.length - 1];
+    if (ch === '{') stack.push({ keys: new Set(), at: '', expectKey: true });
+    else if (ch === '[') stack.push({ at: 0, expectKey: false });
+    else if (ch === '}' || ch === ']') stack.pop();
+    else if (ch === ',' && top) {
+      if (top.keys) top.expectKey = true;
+      else top.at = (top.at as number) + 1;
+    } else if (ch === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (top?.keys && top.expectKey) {
+        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        if (top.keys.has(name)) return [...stack.slice(0, -1).map((f) => f.at), name];
+        top.keys.add(name);
+        top.at = name;
+        top.expectKey = false;
+      }
+      i = end;
+    }
+  }
+  return undefined;
 }

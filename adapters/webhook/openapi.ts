@@ -17,6 +17,7 @@ import {
   safetyNumberBody,
   safetyNumberResult,
   uploadQuery,
+  uploadResult,
   messageAccepted,
   messageHistory,
   messageParams,
@@ -75,6 +76,7 @@ export function buildOpenApi(prefix: string, o: { maxMessagesPerBatch?: number }
     InteropResult: jsonSchemaOf(interopResult, 'output'),
     DirectoryResult: jsonSchemaOf(directoryResult, 'output'),
     ReceiptsAccepted: jsonSchemaOf(receiptsAccepted, 'output'),
+    UploadResult: jsonSchemaOf(uploadResult, 'output'),
     MessageReceivedEvent: jsonSchemaOf(eventSchemas['message.received'], 'output'),
     MessageStatusEvent: jsonSchemaOf(eventSchemas['message.status'], 'output'),
     NoticeEvent: jsonSchemaOf(eventSchemas.notice, 'output'),
@@ -108,7 +110,7 @@ export function buildOpenApi(prefix: string, o: { maxMessagesPerBatch?: number }
           requestBody: body('SendMessage'),
           responses: {
             '202': reply('Queued durably (or a repeat of a queued message).', 'MessageAccepted'),
-            '422': reply('`to` is a phone number no reachable hub user has.', 'Error'),
+            '422': reply('Refused, nothing queued: `to` is a phone number no reachable hub user has, the sender has not opted in, a file was refused…; `issues` names the field.', 'Error'),
             ...BODY_ERRORS,
           },
         },
@@ -149,7 +151,13 @@ export function buildOpenApi(prefix: string, o: { maxMessagesPerBatch?: number }
           summary: 'Upload a file (raw body, its MIME type as Content-Type) to send later by upload_id; kept 24 h',
           parameters: params(uploadQuery, 'query'),
           requestBody: { required: true, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
-          responses: { '201': { description: 'Checked by content, encrypted and hosted: `{ upload_id, mime, size }`.' }, ...BODY_ERRORS },
+          // The body is streamed, not JSON: no 1 MiB limit (the kind's limit applies) and no 415;
+          // a bad Content-Type is a 400 naming it, a refused file a 422 naming media.
+          responses: {
+            '201': reply('Checked by content, encrypted and hosted.', 'UploadResult'),
+            '422': reply('The file was refused (type by content, size limit of its kind…); `issues` names media.', 'Error'),
+            ...ERRORS,
+          },
         },
       },
       [`${prefix}/users/{id}/safety-number`]: {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { MEDIA_KINDS } from '../../src/protocol/types.ts';
 import { FEATURE_SCHEMAS } from '../../src/policy/features.ts';
+import { isFreeText } from '../../src/protocol/fields.ts';
 
 /** Provider user local id (spec 1): 1–64 of [a-z0-9._=-]. */
 export const LOCAL_ID_RE = /^[a-z0-9._=-]{1,64}$/;
@@ -48,10 +49,19 @@ const userAddress = z
   .regex(/^(?:[1-9][0-9]{0,14}@hub|[a-z0-9._=-]{1,64}@[a-z0-9-]{1,32}\.interop)$/, 'must be a hub or provider user address')
   .meta({ examples: ['447700900123@hub'] });
 
+/**
+ * Text travels in the hub's content XML (spec 11), which cannot carry most control characters or
+ * U+FFFE/U+FFFF: refused here, or it would be queued and then fail when the content is encoded.
+ * (Unpaired surrogates have their own message.)
+ */
+const XML_TEXT_MESSAGE = 'must not contain control characters other than tab, line feed and carriage return, nor U+FFFE or U+FFFF';
+const xmlText = (s: string): boolean => !s.isWellFormed() || isFreeText(s);
+
 const text = z
   .string()
   .min(1, 'must not be empty')
   .refine((s) => s.isWellFormed(), 'must not contain unpaired surrogates')
+  .refine(xmlText, XML_TEXT_MESSAGE)
   .refine((s) => s.length <= MAX_TEXT_CODE_POINTS || [...s].length <= MAX_TEXT_CODE_POINTS, `must be at most ${MAX_TEXT_CODE_POINTS} characters`)
   .meta({ description: `Plain text, 1–${MAX_TEXT_CODE_POINTS} Unicode code points (spec 11).` });
 
@@ -85,7 +95,7 @@ const media = z
     upload_id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be an upload_id from POST /v1/media').optional().meta({ description: 'A file uploaded with POST /v1/media (any size up to the kind limit).' }),
     url: z.url({ protocol: /^https?$/ }).optional().meta({ description: 'Where Causeway fetches the file (size-capped, time-limited).' }),
     filename: z.string().min(1).max(255).optional(),
-    caption: z.string().max(1024).optional(),
+    caption: z.string().max(1024).refine((s) => s.isWellFormed(), 'must not contain unpaired surrogates').refine(xmlText, XML_TEXT_MESSAGE).optional(),
   })
   .strict()
   .refine((m) => [m.data_base64, m.url, m.upload_id].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of data_base64, url or upload_id', path: ['data_base64'] });
@@ -207,3 +217,4 @@ export const interopResult = z.object({ user: z.string(), enabled: z.boolean() }
 export const safetyNumberResult = z.object({ user: z.string(), peer: z.string(), released: z.boolean() });
 export const directoryResult = z.object({ jid: z.string() });
 export const receiptsAccepted = z.object({ accepted: z.number().int() });
+export const uploadResult = z.object({ upload_id: z.string(), mime: z.string(), size: z.number().int() });
