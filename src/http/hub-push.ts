@@ -5,6 +5,7 @@
 // drains its offline store. Anything else is a 4xx and changes nothing.
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Secret } from '../config/secret.ts';
@@ -25,7 +26,10 @@ export interface HubPushOptions {
 
 export function hubPushRoutes(o: HubPushOptions): Hono {
   const app = new Hono();
-  app.post('/hub/push', async (c) => {
+  // The limit is applied while the body is read: an unauthenticated caller must not make us hold
+  // an arbitrarily large body in memory before the signature is even looked at.
+  const limit = bodyLimit({ maxSize: MAX_BODY, onError: (c) => c.json({ error: 'body too large' }, 413) });
+  app.post('/hub/push', limit, async (c) => {
     if (!o.secret) return c.json({ error: 'pushes are not accepted: hub.push_secret is not configured' }, 403);
     const body = await c.req.text();
     if (Buffer.byteLength(body) > MAX_BODY) return c.json({ error: 'body too large' }, 413);
@@ -34,7 +38,9 @@ export function hubPushRoutes(o: HubPushOptions): Hono {
     if (!verifyPushSignature(o.secret.reveal(), header, body, now, o.toleranceS)) {
       return c.json({ error: 'invalid or expired X-Hub-Signature' }, 401);
     }
-    const seen = `${o.prefix}:push-seen:${createHash('sha256').update(header).digest('base64url')}`;
+    // A push is identified by what was signed (t and body), not by how the header is spelled:
+    // spaces, entry order or an extra entry would otherwise let a captured push be replayed.
+    const seen = `${o.prefix}:push-seen:${createHash('sha256').update(`${signedAt(header)}.${body}`).digest('base64url')}`;
     if ((await o.redis.set(seen, '1', 'EX', o.toleranceS * 2, 'NX')) !== 'OK') return c.json({ error: 'replayed push' }, 409);
     let parsed;
     try {
@@ -49,4 +55,13 @@ export function hubPushRoutes(o: HubPushOptions): Hono {
     return c.json({ accepted: true }, 202);
   });
   return app;
+}
+
+/** The `t` of a header that verifyPushSignature accepted (which guarantees exactly one). */
+function signedAt(header: string): string {
+  for (const part of header.split(',')) {
+    const eq = part.indexOf('=');
+    if (part.slice(0, eq).trim() === 't') return part.slice(eq + 1).trim();
+  }
+  return '';
 }

@@ -109,6 +109,8 @@ export class HubConnection {
             resolve(conn);
           } else if (s.kind === 'failure') {
             reject(new HubSessionError(`hub refused the session: ${s.reason}`, s.reason));
+            // The hub should close it now (spec 2); not left open if it does not.
+            ws.close(CLOSE_CODES.normal);
           } else {
             ws.close(CLOSE_CODES.invalidPayload);
           }

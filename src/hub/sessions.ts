@@ -149,6 +149,9 @@ export class SessionManager {
         conn.close();
         throw new HubSessionError(this.#stopped ? 'session manager is stopped' : 'session closed while it was opening', this.#stopped ? 'stopped' : 'closed');
       }
+      // Room again, now that it is open: others opening at the same time each passed the check
+      // before the handshake, and would all be added over the cap.
+      this.#makeRoom();
       // The hub now gives this replica the user's session (an older one elsewhere got 4409).
       this.#o.ownership?.redis.set(this.#ownerKey(user), this.replicaId, 'PX', this.#o.ownership.ttlMs ?? OWNER_TTL_MS).catch((err: unknown) => {
         this.#o.logger?.warn({ user, err: (err as Error).message }, 'could not record the session owner');
