@@ -31,7 +31,12 @@ function nextNonce(): Buffer {
 }
 
 export class KeyringError extends Error {
-  override readonly name = 'KeyringError';
+  override readonly name: string = 'KeyringError';
+}
+
+/** A record sealed under a key id this process is not configured with: a config fault, not bad data. */
+export class KeyNotConfiguredError extends KeyringError {
+  override readonly name = 'KeyNotConfiguredError';
 }
 
 export interface KeyEncryptionKey {
@@ -75,7 +80,7 @@ export class Keyring {
   open(blob: Uint8Array, aad: string): Buffer<ArrayBuffer> {
     const { kid, body } = this.#split(blob);
     const key = this.#keys.get(kid);
-    if (!key) throw new KeyringError(`record sealed with key "${kid}", which is not configured`);
+    if (!key) throw new KeyNotConfiguredError(`record sealed with key "${kid}", which is not configured`);
     const nonce = body.subarray(0, NONCE_BYTES);
     const tag = body.subarray(body.length - TAG_BYTES);
     const ct = body.subarray(NONCE_BYTES, body.length - TAG_BYTES);

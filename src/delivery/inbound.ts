@@ -8,17 +8,18 @@
 // answered with a retry receipt (spec 6.2) and reported to the provider user; one whose unit lost
 // its lock is not acked (nothing was written: the hub redelivers it).
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { ErrorCode, LibSignalErrorBase } from '@signalapp/libsignal-client';
+import { ReplyError, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { InboundMessage, MessageStatus, Notice } from '../../adapters/contract.ts';
-import type { Keyring } from '../crypto/keyring.ts';
+import { KeyNotConfiguredError, type Keyring } from '../crypto/keyring.ts';
 import { LockTimeoutError } from '../crypto/peer-lock.ts';
 import type { SignalEdge } from '../crypto/signal-edge.ts';
 import { LockLostError } from '../crypto/signal-unit.ts';
 import type { UnitWrites } from '../crypto/unit-writes.ts';
 import type { HubConnection, InboundStanza } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
-import { decodeContent, deviceAddress, encodeContent, type Content, type IncomingMessage, type MediaRef, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
+import { decodeContent, deviceAddress, encodeContent, userOf, type Content, type IncomingMessage, type MediaRef, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
 import type { Accounts } from './accounts.ts';
 import type { DeviceDirectory } from './devices.ts';
 import { contentOf } from './encrypt-message.ts';
@@ -27,6 +28,12 @@ import { loadMediaRef, storeMediaRef, type Outbox, type StoredMediaRef } from '.
 import type { StatusLog } from './status-log.ts';
 
 const KEEP_S = 7 * 24 * 3600;
+
+/** Errors of Redis refusing or losing a command (ioredis, redis-errors), told apart by name. */
+const REDIS_ERRORS = new Set(['ReplyError', 'AbortError', 'InterruptError', 'ParserError', 'MaxRetriesPerRequestError']);
+function isRedisFailure(err: unknown): boolean {
+  return err instanceof Error && (err instanceof ReplyError || REDIS_ERRORS.has(err.name) || err.message === 'Connection is closed.');
+}
 
 /** A decrypted message as stored (sealed) for the hand-over. */
 interface Stored {
@@ -140,16 +147,28 @@ export class InboundHandler {
     const user = conn.user;
     const key = this.#recordKey(user, m.from, m.id);
     const ack = () => conn.send({ kind: 'ack', class: 'message', id: m.id, to: m.from });
+    const decrypt = () => this.#o.edge.decryptWith(this.#o.accounts.store(user), deviceAddress(user, 1), m.participant, m.enc, {
+      guard: { key, field: 'state' },
+      then: (plain) => this.#toStore(user, key, m, decodeContent(plain)),
+    });
     let out;
     try {
-      const store = this.#o.accounts.store(user);
-      out = await this.#o.edge.decryptWith(store, deviceAddress(user, 1), m.participant, m.enc, {
-        guard: { key, field: 'state' },
-        then: (plain) => this.#toStore(user, key, m, decodeContent(plain)),
-      });
+      try {
+        out = await decrypt();
+      } catch (err) {
+        if (!LibSignalErrorBase.is(err, ErrorCode.UntrustedIdentity)) throw err;
+        // The contact's identity key changed (a reinstall, spec 7.1) and this message is the first
+        // we hear of it: an identity change as on the `identity` notification (tell the provider
+        // user, drop the old sessions and identity), then this message starts the new session.
+        // Asking for retries instead could never succeed: every resend carries the new identity.
+        await this.#o.identityChanged(user, m.from);
+        out = await decrypt();
+      }
     } catch (err) {
-      // Nothing was written (the ratchet did not move): not acked, so the hub redelivers it.
-      if (err instanceof LockLostError || err instanceof LockTimeoutError) throw err;
+      // Nothing was written (the ratchet did not move): not acked, so the hub redelivers it. A
+      // Redis failure is no reason to call the message undecryptable: acking it would lose it; nor
+      // is a record sealed under a key this replica lacks (its config is behind: fixed, it decrypts).
+      if (err instanceof LockLostError || err instanceof LockTimeoutError || err instanceof KeyNotConfiguredError || isRedisFailure(err)) throw err;
       return this.#undecryptable(conn, m, key, err as Error, ack);
     }
     if (out.guarded) {
@@ -165,9 +184,11 @@ export class InboundHandler {
     });
   }
 
-  /** What the unit's COMMIT stores for a decrypted message; nothing for one relabelled on the way. */
+  /** What the unit's COMMIT stores for a decrypted message; only a 'dropped' mark for one relabelled on the way. */
   #toStore(user: string, key: string, m: IncomingMessage, content: Content): { value: Stored | undefined; writes?: UnitWrites } {
-    if (content.id !== m.id) return { value: undefined };
+    // Dropped, but remembered like a stored one: a redelivery (lost ack) is then a duplicate, not a
+    // message whose key is spent, which would be answered with a retry receipt (spec 5: none).
+    if (content.id !== m.id) return { value: undefined, writes: { hashes: [{ key, fields: { state: 'dropped' }, ttlS: KEEP_S }] } };
     const mediaRef = content.media ? storeMediaRef(content.media) : undefined;
     const message: InboundMessage = {
       id: m.id,
@@ -202,9 +223,11 @@ export class InboundHandler {
   async #undecryptable(conn: HubConnection, m: IncomingMessage, key: string, err: Error, ack: () => void): Promise<void> {
     const user = conn.user;
     this.#o.logger.warn({ user, from: m.participant, id: m.id, err: err.message }, 'undecryptable message; asking for a retry');
-    ack();
+    // Counted before the ack: if Redis fails here the message stays unacked (the hub redelivers it)
+    // rather than acked with no retry receipt, which would lose it for good.
     const count = await this.#o.redis.incr(`${key}:retry`);
     await this.#o.redis.expire(`${key}:retry`, KEEP_S);
+    ack();
     if (count <= 5) {
       const registration = await this.#o.accounts.store(user).identities.getLocalRegistrationId();
       conn.send({ kind: 'receipt', id: m.id, to: m.from, participant: m.participant, type: 'retry', retry: { count, t: m.t }, registration });
@@ -236,6 +259,12 @@ export class InboundHandler {
     const loaded = await this.#o.outbox.load(conn.user, r.id);
     // The receipt can overtake our own bookkeeping of the server ack: a stored frame means it was sent.
     if (!loaded || (loaded.state !== 'sent' && loaded.frame === undefined)) return; // older than 24 h, or never sent
+    // Only the recipient may ask, and only for one of its own devices: anyone else would be
+    // handed the message's plaintext, encrypted for a device that was never meant to have it.
+    if (r.from !== loaded.record.peer || userOf(r.participant) !== r.from) {
+      this.#o.logger.warn({ user: conn.user, id: r.id, from: r.from, device: r.participant }, 'retry receipt from a device that was not a recipient; ignored');
+      return;
+    }
     const store = this.#o.accounts.store(conn.user);
     const local = deviceAddress(conn.user, 1);
     let bundle = r.keys;

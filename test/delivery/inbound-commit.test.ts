@@ -211,7 +211,9 @@ describe('inbound: the record is stored by the Signal unit that decrypted it', (
     await until(() => receipted(conn, (batch.at(-1) as IncomingMessage).id), 10_000, 'the batch');
     expect(delivered.slice(from).map((d) => d.text)).toEqual(['one', 'two', 'three', 'four', 'five']);
     expect(conn.acks(relabelled.id)).toBe(1);
-    expect(await plain.exists(recordKey(relabelled.id))).toBe(0);
+    // remembered as dropped (a redelivery is a duplicate), never pending a hand-over
+    expect(await plain.hgetall(recordKey(relabelled.id))).toEqual({ state: 'dropped' });
+    expect(await plain.zscore(PENDING, recordKey(relabelled.id))).toBeNull();
   });
 });
 
