@@ -14,7 +14,7 @@
 import type { Redis } from 'ioredis';
 import type { Keyring } from '../../src/crypto/keyring.ts';
 import { RedisScript } from '../../src/redis-script.ts';
-import { databasesWith, dirtyWith, dropDatabase, legacyRecords, markChanged, restore, snapshot, takeDirty, type DatabaseSchema } from './idb-snapshot.ts';
+import { databasesWith, dirtyWith, dropDatabase, legacyRecords, markChanged, restore, snapshot, takeDirty, type DatabaseSchema, type StoreChanges } from './idb-snapshot.ts';
 import { LeaseLostError } from './lease.ts';
 
 /** The lease that fences writes: its Redis key, and this replica's token while it holds it. */
@@ -139,9 +139,31 @@ export class DeviceStore {
     const key = this.key(userId);
     const w: Write = { purge: [], del: [], set: [] };
     const written: Array<[string, string]> = [];
+    const taken: Array<[string, Map<string, StoreChanges>]> = [];
+    try {
+      await this.#collect(key, dbPrefix, full, w, written, taken);
+      if (w.purge.length + w.del.length + w.set.length > 0) await this.#write(key, w);
+    } catch (err) {
+      // Not written: what changed stays to be written by the next flush (a retried transaction's
+      // flush finds nothing new, and acknowledging it must not leave these records in memory only).
+      for (const [name, changes] of taken) {
+        for (const [store, c] of changes) {
+          if (c.all) markChanged(name, store);
+          else for (const k of c.keys.values()) markChanged(name, store, k);
+        }
+      }
+      throw err;
+    }
+    for (const [k, v] of written) this.#schemas.set(k, v);
+    return w.del.length + w.set.length / 2;
+  }
+
+  /** The write of a flush: the changed records of each database (taken from the dirty marks, listed in `taken`). */
+  async #collect(key: string, dbPrefix: string, full: boolean, w: Write, written: Array<[string, string]>, taken: Array<[string, Map<string, StoreChanges>]>): Promise<void> {
     // Only databases with writes are opened (listing every database of the process costs more).
     for (const name of full ? await databasesWith(dbPrefix) : dirtyWith(dbPrefix)) {
       const changes = takeDirty(name);
+      taken.push([name, changes]);
       if (!full && changes.size === 0) continue;
       const snap = await snapshot(name, full ? 'all' : changes);
       if (!snap) continue;
@@ -167,9 +189,6 @@ export class DeviceStore {
         }
       }
     }
-    if (w.purge.length + w.del.length + w.set.length > 0) await this.#write(key, w);
-    for (const [k, v] of written) this.#schemas.set(k, v);
-    return w.del.length + w.set.length / 2;
   }
 
   async #hset(key: string, fields: Array<string | Buffer>): Promise<void> {

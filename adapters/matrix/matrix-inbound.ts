@@ -140,6 +140,15 @@ async function puppetInvited(b: Bridge, e: Ev, puppet: string): Promise<void> {
   await b.api.sendState({ userId: puppet }, e.roomId, 'm.bridge', `causeway/hub/${hubUser}`, b.bridgeState(hubUser)).catch((err: unknown) => {
     b.log.debug({ err: (err as Error).message }, 'bridge state event not set (power levels)');
   });
+  // The room name shows the third-party nature as in a portal the puppet creates: the user's own
+  // name (if any) keeps it, with the suffix.
+  const named = await b.api.roomState({ userId: puppet }, e.roomId, 'm.room.name').catch(() => undefined);
+  const current = typeof named?.name === 'string' && named.name.trim() !== '' ? named.name : undefined;
+  if (current === undefined || !current.endsWith(b.config.room_name_suffix)) {
+    await b.api.sendState({ userId: puppet }, e.roomId, 'm.room.name', '', { name: b.roomName(hubUser, current) }).catch((err: unknown) => {
+      b.log.debug({ err: (err as Error).message }, 'room name not set (power levels)');
+    });
+  }
   await b.placeInInbox(e.sender, e.roomId);
 }
 
@@ -158,11 +167,13 @@ export async function handleEphemeral(b: Bridge, ev: Json): Promise<void> {
   const portal = await b.portals.byRoom(ev.room_id);
   if (!portal) return;
   for (const [eventId, types] of Object.entries((ev.content ?? {}) as Record<string, Record<string, Record<string, unknown>>>)) {
-    const readers = { ...(types['m.read'] ?? {}), ...(types['m.read.private'] ?? {}) };
-    if (!(portal.userId in readers)) continue;
+    // Only a public receipt: `m.read.private` is the user's choice that others not see it.
+    if (!(portal.userId in (types['m.read'] ?? {}))) continue;
     const m = await b.portals.messageOf(eventId);
     if (!m || m.sender !== portal.hubUser) continue;
-    const ids = await b.portals.takeUnreadUpTo(portal.roomId, m.id);
-    if (ids.length > 0) await b.requireCore().markRead(portal.local, portal.hubUser, ids, 'read');
+    const ids = await b.portals.unreadUpTo(portal.roomId, m.id);
+    if (ids.length === 0) continue;
+    await b.requireCore().markRead(portal.local, portal.hubUser, ids, 'read');
+    await b.portals.dropUnreadUpTo(portal.roomId, m.id);
   }
 }

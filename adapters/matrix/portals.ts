@@ -3,6 +3,7 @@
 // settings (inbox mode, space), and the mapping between Matrix event ids and hub message ids that
 // receipts, replies and send statuses need. Metadata only: no message content or keys.
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../../src/redis-script.ts';
 
 export interface Portal {
   roomId: string;
@@ -14,6 +15,11 @@ export interface Portal {
   puppet: string;
   encrypted: boolean;
 }
+
+/** Trims a portal's unread list after the given message (KEYS: the list; ARGV: the message id). */
+const DROP_UNREAD = new RedisScript(`local pos = redis.call('LPOS', KEYS[1], ARGV[1])
+if pos then redis.call('LTRIM', KEYS[1], pos + 1, -1) end
+return 1`);
 
 /** How many recent message → event links are kept in memory. */
 const RECENT_LINKS = 10_000;
@@ -135,14 +141,20 @@ export class Portals {
     await this.#r.multi().rpush(`${this.#b}:unread:${roomId}`, messageId).ltrim(`${this.#b}:unread:${roomId}`, -500, -1).exec();
   }
 
-  /** Takes the unread hub messages up to and including `messageId` (a read receipt covers them). */
-  async takeUnreadUpTo(roomId: string, messageId: string): Promise<string[]> {
-    const key = `${this.#b}:unread:${roomId}`;
-    const all = await this.#r.lrange(key, 0, -1);
+  /** The unread hub messages up to and including `messageId` (a read receipt covers them); [] if it is not unread. */
+  async unreadUpTo(roomId: string, messageId: string): Promise<string[]> {
+    const all = await this.#r.lrange(`${this.#b}:unread:${roomId}`, 0, -1);
     const i = all.indexOf(messageId);
-    if (i < 0) return [];
-    await this.#r.ltrim(key, i + 1, -1);
-    return all.slice(0, i + 1);
+    return i < 0 ? [] : all.slice(0, i + 1);
+  }
+
+  /**
+   * Forgets the unread hub messages up to and including `messageId`, once the hub has their read
+   * receipt (so that a failed hand-over is sent again when the homeserver retries). Found by
+   * value in the same step: messages added (and the oldest trimmed) meanwhile are kept.
+   */
+  async dropUnreadUpTo(roomId: string, messageId: string): Promise<void> {
+    await DROP_UNREAD.run(this.#r, [`${this.#b}:unread:${roomId}`], [messageId]);
   }
 
   async handled(key: string): Promise<boolean> {

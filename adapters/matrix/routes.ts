@@ -1,6 +1,7 @@
 // The application service's HTTP routes (Matrix AS API v1): transactions, users and rooms queries,
-// ping. Every request must carry the hs_token (`Authorization: Bearer`, AS API "Authorization";
-// missing → 401 M_MISSING_TOKEN, wrong → 403 M_FORBIDDEN), compared in constant time.
+// ping. Every request must carry the hs_token (`Authorization: Bearer`, AS API "Authorization", or
+// the legacy `access_token` query parameter, which must match too when both are given; missing →
+// 401 M_MISSING_TOKEN, wrong → 403 M_FORBIDDEN), compared in constant time.
 // Transactions are deduplicated by txnId in Redis: a txnId is recorded only after everything it
 // carried was handled and the crypto state it changed was persisted, so a homeserver retrying
 // after a failure or a lost answer gets the work done exactly once (events are idempotent by
@@ -28,9 +29,14 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 
 function hsAuth(token: () => string): MiddlewareHandler {
   return async function hsTokenAuth(c, next) {
-    const m = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-    if (!m) return c.json({ errcode: 'M_MISSING_TOKEN', error: 'missing hs_token' }, 401);
-    if (!timingSafeEqual(digest(m[1] as string), digest(token()))) return c.json({ errcode: 'M_FORBIDDEN', error: 'bad hs_token' }, 403);
+    // A homeserver supporting legacy spec versions also sends `access_token` in the query (older
+    // ones only that, some beside an empty "Bearer "); when both are given, both must match.
+    const header = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+    const query = c.req.query('access_token');
+    const given = [header, query].filter((t): t is string => t !== undefined && t !== '');
+    if (given.length === 0) return c.json({ errcode: 'M_MISSING_TOKEN', error: 'missing hs_token' }, 401);
+    const want = digest(token());
+    if (!given.every((t) => timingSafeEqual(digest(t), want))) return c.json({ errcode: 'M_FORBIDDEN', error: 'bad hs_token' }, 403);
     await next();
   };
 }
