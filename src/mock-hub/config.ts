@@ -70,7 +70,7 @@ export const mockHubConfigSchema = z
     users: z.array(mockHubUserSchema).default([]),
     features: z
       .object({
-        /** Features announced as unsupported (spec 11); the v1 list by default. */
+        /** Kinds announced as unsupported (406) in addition to the v1 features of spec 11. */
         unsupported: z.array(z.string()).optional(),
         /** Per-kind media size limits in bytes (spec 11.1 defaults). */
         max_size: z

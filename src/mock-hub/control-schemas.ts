@@ -1,7 +1,7 @@
 // Bodies of the control API (docs/mock-hub.md), validated with zod. Unknown fields are ignored;
 // a bad body is answered 400 `{ "error": "…", "field": "…" }` naming the first offending field.
 import { z } from 'zod';
-import { MEDIA_KINDS } from '../protocol/index.ts';
+import { MEDIA_KINDS, isValidId } from '../protocol/index.ts';
 
 const device = z.number().int().min(0).max(1023);
 const rate = z.number().min(0).max(1);
@@ -46,7 +46,8 @@ export const sendBody = z.object({
 
 export const receiptsBody = z.object({
   to: z.string(),
-  ids: z.array(z.string().min(1)).min(1),
+  // message ids of spec 3: anything else could never be built into a receipt stanza
+  ids: z.array(z.string().refine(isValidId, 'a message id: 8–64 of [A-Za-z0-9_-]')).min(1),
   type: z.enum(['delivery', 'read', 'played']),
 });
 

@@ -74,6 +74,7 @@ export class HubCore implements HubContext {
       mediaUrl: (token) => `${this.baseUrl}/media/${token}`,
       maxMediaBytes: (kind) => config.features.max_size[kind],
       signal: this.#abort.signal, counters: this.counters, decryptSampleRate: config.simulation.decrypt_sample_rate,
+      maxFrameBytes: limits.max_frame_bytes,
       toProvider: (user, s) => this.routeToProvider(user, s),
       providerBundle: (hubUser, providerUser) => this.providerBundle(hubUser, providerUser),
     });

@@ -24,7 +24,8 @@ type Ack = (a: AckStanza) => void;
 export const GROUPS_FEATURE = 'groups';
 
 export function unsupportedKinds(ctx: HubContext): Set<string> {
-  return new Set(ctx.config.features.unsupported ?? UNSUPPORTED_FEATURES);
+  // the configured kinds come on top of spec 11's v1 list: a hub never carries those
+  return new Set([...UNSUPPORTED_FEATURES, ...(ctx.config.features.unsupported ?? [])]);
 }
 
 export function routeMessage(ctx: HubContext, sender: Sender, m: MessageStanza, ack: Ack): void {
@@ -57,11 +58,12 @@ export function routeMessage(ctx: HubContext, sender: Sender, m: MessageStanza, 
   const user = ctx.directory.hubUser(m.to);
   if (prev !== undefined) {
     if (prev.to !== m.to) return nack('id-reused');
+    // the accepted stanza itself again (a lost ack), even one that carried enc/@count: same ack
+    if (prev.fingerprint === messageFingerprint(m)) return ack({ kind: 'ack', class: 'message', id: m.id, t: prev.t });
     const only = m.participants.length === 1 ? m.participants[0] : undefined;
     const count = only?.enc.count;
     if (only !== undefined && count !== undefined && count >= 1 && count <= 5) return retryResend(ctx, sender, m, user, prev.retries, ack, nack);
-    if (prev.fingerprint !== messageFingerprint(m)) return nack('id-reused');
-    return ack({ kind: 'ack', class: 'message', id: m.id, t: prev.t });
+    return nack('id-reused');
   }
 
   if (!ctx.directory.reachable(user, sender.provider)) return nack('not-opted-in');

@@ -3,8 +3,9 @@
 // (decrypt, inbox, the user's script, retry receipts) is sim-receive.ts; deliveries are serialized
 // per device here. What a user sends is kept 24 h to answer a provider client's retry receipts by
 // re-encrypting the same plaintext after a fresh session from a new bundle.
-import { MEDIA_KINDS, deviceAddress, encodeContent, newId, parseAddress } from '../protocol/index.ts';
-import type { KeyBundle, ReceiptStanza, ReceiptType } from '../protocol/index.ts';
+import { Buffer } from 'node:buffer';
+import { MEDIA_KINDS, ProtocolError, buildStanza, deviceAddress, encodeContent, newId, parseAddress } from '../protocol/index.ts';
+import type { IncomingMessage, KeyBundle, ReceiptStanza, ReceiptType } from '../protocol/index.ts';
 import type { Directory, HubUser, Script, ThirdParty } from './directory.ts';
 import type { MediaStore } from './media.ts';
 import { BoundedList } from './sim-inbox.ts';
@@ -21,6 +22,8 @@ export interface SimEnv extends ReceiveEnv {
   media: MediaStore;
   mediaUrl(token: string): string;
   counters: Counters;
+  /** Spec 2: the largest frame a client accepts (`limits.max_frame_bytes`). */
+  maxFrameBytes: number;
   /** Hands a provider user's bundle to a hub user: consumes one-time keys, makes them contacts. */
   providerBundle(hubUser: string, providerUser: string): KeyBundle | undefined;
 }
@@ -175,17 +178,27 @@ export class SimUsers {
       if (!MEDIA_KINDS.includes(req.media.kind)) return { ok: false, status: 400, error: 'unknown media kind', field: 'media.kind' };
       if (req.media.data.length > this.#env.maxMediaBytes(req.media.kind)) return { ok: false, status: 413, error: 'too-large', field: 'media.data' };
     }
-    const content = composeContent(id, t, req.to, req, this.#env.media, (token) => this.#env.mediaUrl(token));
-    const plaintext = encodeContent(content);
+    let plaintext: Uint8Array;
+    try {
+      plaintext = encodeContent(composeContent(id, t, req.to, req, this.#env.media, (token) => this.#env.mediaUrl(token)));
+    } catch (err) {
+      // content spec 11 does not allow (text too long, characters XML cannot carry, bad mime…)
+      if (err instanceof ProtocolError) return { ok: false, status: 400, error: err.message, field: contentField(err.message) };
+      throw err;
+    }
     const mediatype = req.media?.kind;
     const rec: SentRecord = { to: req.to, device: n, plaintext, type: mediatype === undefined ? 'text' : 'media', mediatype, t, atMs: Date.now() };
     const enc = await this.#chains.run(dev.address, () => encryptFor(dev, req.to, plaintext, () => this.#env.providerBundle(user.jid, req.to), false));
     if (enc === undefined) return { ok: false, status: 404, error: 'no-such-user', field: 'to' };
+    const message = hubMessage(user.jid, dev.address, id, rec, enc);
+    // A frame over the limit would make the client close its session (1009) and get it again on
+    // every open. The ratchet step taken is lost, which the receiver handles as a skipped message.
+    if (!this.#fits(message)) return { ok: false, status: 413, error: 'too-large', field: req.text === undefined ? 'media' : 'text' };
     const release = (): void => {
       this.#sent.keep(user.jid, id, rec);
       directory.addContact(user.jid, req.to);
       this.#env.counters.messages_accepted += 1;
-      this.#env.toProvider(req.to, hubMessage(user.jid, dev.address, id, rec, enc));
+      this.#env.toProvider(req.to, message);
     };
     return { ok: true, id, release };
   }
@@ -218,9 +231,23 @@ export class SimUsers {
       if (enc === undefined) return;
       const s = hubMessage(user.jid, dev.address, r.id, rec, enc);
       s.enc.count = count;
+      // a pkmsg is larger than the msg it replaces: never queue a frame the client must refuse
+      if (!this.#fits(s)) return this.#env.logger.warn({ user: user.jid, id: r.id }, 'retry resend does not fit in a frame');
       this.#env.toProvider(from, s);
     });
   }
+
+  /** Spec 2: the message, as delivered from the store (offline="1"), fits in one frame. */
+  #fits(m: IncomingMessage): boolean {
+    return Buffer.byteLength(buildStanza({ ...m, offline: true }), 'utf8') <= this.#env.maxFrameBytes;
+  }
+}
+
+/** The control API field a content error is about (messages of src/protocol/content.ts). */
+function contentField(message: string): string {
+  if (message.startsWith('reply/')) return 'reply_to';
+  const media = /^media\/@([a-z-]+)/.exec(message);
+  return media === null ? 'text' : `media.${media[1] as string}`;
 }
 
 function list<T>(m: Map<string, BoundedList<T>>, jid: string): BoundedList<T> {
