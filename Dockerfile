@@ -17,6 +17,9 @@ COPY bin ./bin
 COPY src ./src
 COPY adapters ./adapters
 COPY config ./config
+# /app is root's; the media store's default directory (media.store.dir: data/media, relative to
+# the working directory) must be writable by the user Causeway runs as.
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 7310 7300
 # The sidecar answers /healthz on its server port; the mock hub service overrides this in compose.

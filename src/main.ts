@@ -45,9 +45,46 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     // Commands issued in the same tick (many conversations at once) go out in one write.
     enableAutoPipelining: true,
   });
-  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  await redis.connect();
+  let redisError: string | undefined;
+  redis.on('error', (err) => {
+    redisError = err.message;
+    log.warn({ err: err.message }, 'redis connection error');
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    // ioredis would keep reconnecting in the background and hold the process open.
+    redis.disconnect();
+    throw new Error(`cannot connect to Redis (${redisError ?? (err as Error).message})`, { cause: err });
+  }
+  // From here on a failure (an adapter that cannot start, the port in use…) stops what was already
+  // started, so that the process ends with the reason instead of staying alive half-started.
+  const made: Started = { connectors: [] };
+  try {
+    return await assemble(config, log, keyring, providerKey, redis, made);
+  } catch (err) {
+    await abandon(made, redis);
+    throw err;
+  }
+}
 
+/** What a start has running so far: what `abandon` stops when the start fails. */
+interface Started {
+  sessions?: SessionManager;
+  core?: Core;
+  connectors: Connector[];
+  server?: ServerType;
+}
+
+async function abandon(made: Started, redis: Redis): Promise<void> {
+  made.server?.close();
+  await made.core?.close(0).catch(() => undefined);
+  await Promise.allSettled(made.connectors.map((c) => c.stop()));
+  await made.sessions?.stop().catch(() => undefined);
+  redis.disconnect();
+}
+
+async function assemble(config: CausewayConfig, log: Logger, keyring: Keyring, providerKey: ProviderKey, redis: Redis, made: Started): Promise<Causeway> {
   const prefix = config.redis.key_prefix;
   const metrics = createMetrics({
     openSessions: () => sessions.openCount,
@@ -73,6 +110,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     ownership: { redis, prefix },
     logger: log.child({ component: 'hub' }),
   });
+  made.sessions = sessions;
   const core = new Core({
     redis, keyring, prefix, providerId: config.hub.provider_id, sessions,
     maxTextBytes: config.limits.max_message_bytes,
@@ -91,12 +129,14 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     logger: log.child({ component: 'delivery' }),
   });
   ref.core = core;
+  made.core = core;
   const downgrade = Object.fromEntries(Object.entries(config.policy.downgrade).map(([feature, rule]) => [feature, rule.outbound.action]));
   const connectors = config.adapters.map((a) => {
     const kind = adapterKinds[a.type];
     if (!kind) throw new Error(`adapters: unknown type ${a.type}`);
     const c = kind.create({ id: a.id, config: a.config, redis, keyring, prefix, logger: log.child({ adapter: a.id }), downgrade });
     core.register(c);
+    made.connectors.push(c);
     return c;
   });
 
@@ -131,9 +171,15 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
   await core.start();
   if (config.metrics.enabled && !config.metrics.token) log.warn('metrics.token is not set: /metrics answers 401 until it is');
 
-  const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
+  // A port in use rejects (with the listen error) rather than crashing the process.
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
   });
+  made.server = server;
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;

@@ -2,7 +2,6 @@
 // provider messages the hub refused or that expired (outbound), and webhook events the provider
 // never acknowledged (per webhook adapter). `replay ID` puts one back in line; a running Causeway
 // picks it up within its sweep (outbound lanes: 30 s; webhook events: 5 s). Nothing is decrypted.
-import { Redis } from 'ioredis';
 import { adapterConfigSchemas } from '../../adapters/registry.ts';
 import { listDeadLetters, replayDeadLetter } from '../../adapters/webhook/dead-letters.ts';
 import { loadCausewayConfig } from '../config/causeway.ts';
@@ -10,6 +9,7 @@ import { Keyring } from '../crypto/keyring.ts';
 import { Outbox } from '../delivery/outbox.ts';
 import { StatusLog } from '../delivery/status-log.ts';
 import { parseCommandArgs, stringOption, UsageError, type CliIo } from './io.ts';
+import { connectRedis } from './redis.ts';
 import { USAGE } from './usage.ts';
 
 export async function deadLettersCommand(args: string[], io: CliIo): Promise<number> {
@@ -25,7 +25,7 @@ export async function deadLettersCommand(args: string[], io: CliIo): Promise<num
   if (file === undefined) throw new UsageError('dead-letters: give --config FILE (or set CAUSEWAY_CONFIG)');
   const config = loadCausewayConfig(file, io.adapterSchemas ?? adapterConfigSchemas);
   const prefix = config.redis.key_prefix;
-  const redis = new Redis(config.redis.url, { password: config.redis.password?.reveal(), tls: config.redis.tls ? {} : undefined, maxRetriesPerRequest: 3 });
+  const redis = await connectRedis(config);
   const webhooks = config.adapters.filter((a) => a.type === 'webhook');
   const ring = new Keyring(
     config.store.key_encryption_keys.map((k) => ({ id: k.id, key: Buffer.from(k.key.reveal(), 'base64') })),

@@ -2,12 +2,12 @@
 // store.key_encryption_keys and making it store.active_key_id, re-seal every record under it; the
 // old key can be removed from the config once this reports nothing left under it. Safe to run
 // while Causeway runs (records written meanwhile are already sealed with the active key).
-import { Redis } from 'ioredis';
 import { adapterConfigSchemas } from '../../adapters/registry.ts';
 import { loadCausewayConfig } from '../config/causeway.ts';
 import { Keyring } from '../crypto/keyring.ts';
 import { rewrapAll } from '../crypto/rewrap.ts';
 import { parseCommandArgs, stringOption, UsageError, type CliIo } from './io.ts';
+import { connectRedis } from './redis.ts';
 import { USAGE } from './usage.ts';
 
 export async function keysCommand(args: string[], io: CliIo): Promise<number> {
@@ -24,7 +24,7 @@ export async function keysCommand(args: string[], io: CliIo): Promise<number> {
     config.store.key_encryption_keys.map((k) => ({ id: k.id, key: Buffer.from(k.key.reveal(), 'base64') })),
     config.store.active_key_id,
   );
-  const redis = new Redis(config.redis.url, { password: config.redis.password?.reveal(), tls: config.redis.tls ? {} : undefined, maxRetriesPerRequest: 3 });
+  const redis = await connectRedis(config);
   try {
     const r = await rewrapAll(redis, ring, config.redis.key_prefix, { dryRun: values['dry-run'] === true });
     const verb = values['dry-run'] === true ? 'would re-seal' : 're-sealed';

@@ -16,7 +16,9 @@ export function urlWith(schemes: readonly string[], example: string) {
       ctx.addIssue({ code: 'custom', message: expected });
       return;
     }
-    if (!schemes.includes(url.protocol.slice(0, -1))) ctx.addIssue({ code: 'custom', message: expected });
+    // redis: URLs parse without a host ("redis://", "redis:6379"), and ioredis then quietly uses
+    // localhost: a URL here must name its host.
+    if (!schemes.includes(url.protocol.slice(0, -1)) || url.hostname === '') ctx.addIssue({ code: 'custom', message: expected });
   });
 }
 

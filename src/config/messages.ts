@@ -41,6 +41,8 @@ export const readableErrors: z.core.$ZodErrorMap = (iss) => {
   switch (iss.code) {
     case 'invalid_type':
       if (iss.input === undefined) return `missing required field (expected ${word(iss.expected)})`;
+      // YAML's .inf and .nan are numbers to YAML but not to the schema.
+      if (iss.expected === 'number' && typeof iss.input === 'number') return `expected a finite number, got ${Number.isNaN(iss.input) ? 'NaN' : 'infinity'}`;
       return `expected ${word(iss.expected)}, got ${typeOf(iss.input)}`;
     case 'invalid_value':
       if (iss.values.length === 1) return `expected ${shown(iss.values[0])}, got ${shown(iss.input)}`;

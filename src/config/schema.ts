@@ -190,7 +190,7 @@ const metricsSchema = z
   .object({
     enabled: z.boolean().default(true),
     path: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be an absolute path such as /metrics').default('/metrics'),
-    /** Bearer token required to scrape; open when unset. */
+    /** Bearer token required to scrape; without it /metrics answers 401 (src/http/app.ts). */
     token: secretSchema.optional(),
   })
   .strict()
