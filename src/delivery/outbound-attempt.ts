@@ -64,10 +64,16 @@ export class PermanentFailure extends Error {
   readonly reason: string;
   /** A sentence for the sender, when it is more precise than the reason's standard one. */
   readonly text: string | undefined;
+  /**
+   * Whether the message surely did not reach the recipient: not so for `id-reused` (spec 4), by
+   * which the hub says it accepted another stanza of ours under this id.
+   */
+  readonly certain: boolean;
   constructor(reason: string, message: string, text?: string) {
     super(message);
     this.reason = reason;
     this.text = text;
+    this.certain = reason !== 'id-reused';
   }
 }
 
@@ -79,7 +85,7 @@ export const REASON_TEXT: Record<string, string> = {
   'too-large': 'The message is too large for the hub.',
   'unsupported-in-interop': 'The hub does not carry this kind of message.',
   'bad-request': 'The hub refused the message as malformed.',
-  'id-reused': 'The hub refused the message id as reused.',
+  'id-reused': 'The hub refused the message id as reused; an earlier copy of the message may have been delivered.',
   'no-devices': 'The recipient has no devices to deliver to.',
   expired: 'The hub could not be reached in time; the message may not have been delivered.',
 };

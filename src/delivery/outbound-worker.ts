@@ -151,8 +151,10 @@ export class OutboundDelivery {
       }
       if ((await job.getState()) !== 'failed') continue; // waiting, delayed or active: it will run
       const loaded = await this.#o.outbox.load(h.user, h.id);
-      if (loaded?.state === 'queued' && loaded.attempts === 0) {
-        await job.remove(); // a replayed dead letter (outbox.replay): a fresh start
+      // A dead letter replayed since its job failed (outbox.replay): a fresh start, also when a
+      // drain already tried it once (a crash in that attempt).
+      if (loaded?.state === 'queued' && (loaded.attempts === 0 || (loaded.replayedAt ?? 0) >= (job.finishedOn ?? Infinity))) {
+        await job.remove();
         this.kick(h);
       } else {
         await this.#exhausted(h, new Error(job.failedReason));
@@ -214,11 +216,20 @@ export class OutboundDelivery {
       if (step.kind === 'defer') {
         // Hand the head to a retry job, then let the lane go (the job's existence keeps the sweep off).
         if (step.err && this.#o.maxAttempts <= 1) await this.#exhausted({ user, peer, id }, step.err);
-        else await this.queue.add('send', { user, peer, id, ...(step.err ? { prior: 1 } : {}) }, { jobId: id, delay: step.delayMs, ...(step.err ? { attempts: this.#o.maxAttempts - 1 } : {}) });
+        else {
+          // A replayed dead letter keeps its failed job (removeOnFail), under whose id the new
+          // one would not be added: the message would wait for the sweep, which fails it again.
+          const old = await this.queue.getJob(id);
+          if (old && (await old.isFailed())) await old.remove();
+          await this.queue.add('send', { user, peer, id, ...(step.err ? { prior: 1 } : {}) }, { jobId: id, delay: step.delayMs, ...(step.err ? { attempts: this.#o.maxAttempts - 1 } : {}) });
+        }
         return this.#o.outbox.release(user, peer, token);
       }
       claimed = step.claimed;
-      id = step.next ?? (run.again() ? await this.#o.outbox.head(user, peer) : undefined);
+      id = step.next;
+      // Asked again until no kick came meanwhile: only then is the lane forgotten here, so a kick
+      // made while the head was read (a message submitted into the emptied lane) starts a new drain.
+      while (id === undefined && run.again()) id = await this.#o.outbox.head(user, peer);
     }
   }
 
@@ -247,7 +258,8 @@ export class OutboundDelivery {
     const loaded = o.claimed ?? (await this.#o.outbox.claim(user, peer, id, token, LEASE_MS));
     if (loaded === 'busy') return { kind: 'busy' };
     if (!loaded || loaded.state !== 'queued') return { kind: 'next', next: await this.#o.outbox.advance(user, peer, id, token) };
-    if (Date.now() - loaded.record.t * 1000 > this.#o.maxQueueAgeMs) {
+    // A replayed dead letter's age counts from its replay.
+    if (Date.now() - Math.max(loaded.record.t * 1000, loaded.replayedAt ?? 0) > this.#o.maxQueueAgeMs) {
       return { kind: 'next', next: await this.#fail(j, loaded.record, 'expired', loaded.frame === undefined) };
     }
     if (!(await this.#o.isEnabled(user))) return { kind: 'next', next: await this.#fail(j, loaded.record, 'sender-opted-out', true) };
@@ -278,13 +290,15 @@ export class OutboundDelivery {
         ...(sentRecord.notice ? { message: sentRecord.notice } : {}),
       };
       const claimNext = o.claimNext && loaded.next !== undefined ? { id: loaded.next, leaseMs: LEASE_MS } : undefined;
-      const { next, claimed } = await this.#o.outbox.finishAndClaim(user, peer, id, 'sent', status, token, claimNext);
-      this.#o.onStatus(status);
-      this.#o.observe?.('sent', loaded.record.submittedAt === undefined ? undefined : Date.now() - loaded.record.submittedAt);
+      const { next, claimed, stale } = await this.#o.outbox.finishAndClaim(user, peer, id, 'sent', status, token, claimNext);
+      if (!stale) {
+        this.#o.onStatus(status);
+        this.#o.observe?.('sent', loaded.record.submittedAt === undefined ? undefined : Date.now() - loaded.record.submittedAt);
+      }
       return { kind: 'next', next, ...(claimed ? { claimed } : {}) };
     } catch (err) {
       if (err instanceof SessionGone) return { kind: 'defer', delayMs: this.#o.backoff.base };
-      if (err instanceof PermanentFailure) return { kind: 'next', next: await this.#fail(j, loaded.record, err.reason, true, err.text) };
+      if (err instanceof PermanentFailure) return { kind: 'next', next: await this.#fail(j, loaded.record, err.reason, err.certain, err.text) };
       return { kind: 'defer', delayMs: this.#backoff(1), err: err as Error };
     }
   }
@@ -301,9 +315,12 @@ export class OutboundDelivery {
   /** Fails the message for good; the lane's next message, if any. */
   async #fail(j: OutboundJob, r: OutboundRecord, reason: string, certain: boolean, text?: string): Promise<string | undefined> {
     const s = { ...this.#status(r, j.id, 'failed'), reason, message: text ?? REASON_TEXT[reason] ?? reason, certain };
-    const next = await this.#o.outbox.finish(j.user, j.peer, j.id, 'failed', s, this.#runner.token);
-    this.#o.onStatus(s);
-    this.#o.observe?.('failed', undefined);
+    const { next, stale } = await this.#o.outbox.finishAndClaim(j.user, j.peer, j.id, 'failed', s, this.#runner.token);
+    // Finished meanwhile by another holder of the lane (or a concurrent #exhausted): its outcome stands.
+    if (!stale) {
+      this.#o.onStatus(s);
+      this.#o.observe?.('failed', undefined);
+    }
     return next;
   }
 

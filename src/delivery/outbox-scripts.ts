@@ -54,14 +54,15 @@ if not nxt and redis.call('get', ${lease}) == ${token} then redis.call('del', ${
 
 // Lua fragment: takes or renews the lane's lease (KEYS[lease]) for ARGV[token] and loads the record
 // (KEYS[rec]), counting the attempt of a queued one; then the lane's next id when the record is its
-// head. → {data, state, frame, attempts before this one, next or false}, or 0 when another holds it.
+// head. → {data, state, frame, attempts before this one, replayed at or false, next or false}, or 0
+// when another holds it.
 const claimIn = (rec: string, lease: string, lane: string, id: string, token: string, leaseMs: string): string => `local holder = redis.call('get', ${lease})
 if holder and holder ~= ${token} then return 0 end
 redis.call('set', ${lease}, ${token}, 'PX', ${leaseMs})
-local v = redis.call('hmget', ${rec}, 'data', 'state', 'frame', 'attempts')
+local v = redis.call('hmget', ${rec}, 'data', 'state', 'frame', 'attempts', 'replayed')
 if v[2] == 'queued' then redis.call('hincrby', ${rec}, 'attempts', 1) end
-v[5] = false
-if redis.call('lindex', ${lane}, 0) == ${id} then v[5] = redis.call('lindex', ${lane}, 1) end
+v[6] = false
+if redis.call('lindex', ${lane}, 0) == ${id} then v[6] = redis.call('lindex', ${lane}, 1) end
 return v`;
 
 // KEYS: record, lease, lane; ARGV: token, lease ms, id. See claimIn.
@@ -69,24 +70,33 @@ export const CLAIM = new RedisScript(claimIn('KEYS[1]', 'KEYS[2]', 'KEYS[3]', 'A
 
 // KEYS: record, status list, lane, lease, dead, next record. ARGV: state, keep s, status, id, token,
 // dead-letter member ('' unless failed), now ms, expected next id ('' = claim nothing), lease ms.
-// Finishes the message (state, retention, status, dead letter) and pops it if it is the lane's
-// head; an emptied lane is no longer leased by `token`. → {} when the lane is empty; {next} when
-// it is not; {next, claimed…} (claimIn's answer) when the next head is the one expected and was
-// claimed for `token` in the same script.
-export const FINISH = new RedisScript(`redis.call('hset', KEYS[1], 'state', ARGV[1])
-redis.call('expire', KEYS[1], ARGV[2])
-redis.call('rpush', KEYS[2], ARGV[3])
-redis.call('expire', KEYS[2], ${STATUS_RETENTION_S})
-if ARGV[6] ~= '' then redis.call('zadd', KEYS[5], ARGV[7], ARGV[6]) end
+// Finishes the message (state, retention, status, dead letter) unless it is no longer queued (a
+// second holder of the lane finishing it too keeps the first outcome), and pops it if it is the
+// lane's head; an emptied lane is no longer leased by `token`. → {1 or 0 when it was finished
+// before, next or false, claimed…} (claimIn's answer) when the next head is the one expected and
+// was claimed for `token` in the same script.
+export const FINISH = new RedisScript(`local fresh = redis.call('hget', KEYS[1], 'state') == 'queued'
+if fresh then
+  redis.call('hset', KEYS[1], 'state', ARGV[1])
+  redis.call('expire', KEYS[1], ARGV[2])
+  redis.call('rpush', KEYS[2], ARGV[3])
+  redis.call('expire', KEYS[2], ${STATUS_RETENTION_S})
+  if ARGV[6] ~= '' then
+    redis.call('zadd', KEYS[5], ARGV[7], ARGV[6])
+    -- Dead letters older than a failed record's retention name records that are gone.
+    redis.call('zremrangebyscore', KEYS[5], '-inf', '(' .. (tonumber(ARGV[7]) - tonumber(ARGV[2]) * 1000))
+  end
+end
+local done = fresh and 1 or 0
 ${popIfHead('KEYS[3]', 'KEYS[4]', 'ARGV[4]', 'ARGV[5]')}
-if not nxt then return {} end
-if ARGV[8] == '' or nxt ~= ARGV[8] then return {nxt} end
+if not nxt then return {done, false} end
+if ARGV[8] == '' or nxt ~= ARGV[8] then return {done, nxt} end
 local function claim()
 ${claimIn('KEYS[6]', 'KEYS[4]', 'KEYS[3]', 'nxt', 'ARGV[5]', 'ARGV[9]')}
 end
 local c = claim()
-if c == 0 then return {nxt} end
-return {nxt, c[1], c[2], c[3], c[4], c[5]}`);
+if c == 0 then return {done, nxt} end
+return {done, nxt, c[1], c[2], c[3], c[4], c[5], c[6]}`);
 
 export const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return 0`;
 export const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;

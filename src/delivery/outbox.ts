@@ -4,8 +4,9 @@
 // lane orders the conversation: only its head is worked on (outbound-worker.ts).
 //
 // Idempotence: the provider's key maps to the message id with SET NX for 7 days; a repeat answers
-// the same id. A crash between that SET and the record's write leaves a key without a record; the
-// repeat then writes the record under the id the key already names.
+// the same id, also once a sent record is gone (kept 24 h) while its statuses remain. A crash
+// between that SET and the record's write leaves a key without a record or statuses; the repeat
+// then writes the record under the id the key already names.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { MessageStatus, OutboundMessage } from '../../adapters/contract.ts';
@@ -76,6 +77,8 @@ export interface Claimed {
   state: OutboundState;
   frame?: string;
   attempts: number;
+  /** Milliseconds, when a dead letter was last replayed: its age counts from then. */
+  replayedAt?: number;
   /** The lane's next id, when the claimed record was its head. */
   next?: string;
 }
@@ -125,7 +128,7 @@ export class Outbox {
     }
     const existing = await this.#redis.get(idem);
     const [user, prior] = (existing ?? '').split('|');
-    if (user && prior && (await this.#redis.exists(this.recordKey(user, prior)))) return { id: prior, duplicate: true, head: false };
+    if (user && prior && (await this.#accepted(user, prior))) return { id: prior, duplicate: true, head: false };
     if (!prior) return this.submit(r, final); // expired in between: start over
     return this.#write(r, prior, final); // the key was taken but the record never written (crash): write it now
   }
@@ -156,16 +159,24 @@ export class Outbox {
     const p = this.#redis.pipeline();
     for (const t of taken) {
       const [user, prior] = t.value.split('|');
-      p.exists(this.recordKey(user ?? '', prior ?? ''));
+      p.exists(this.recordKey(user ?? '', prior ?? ''), this.#status.key(prior ?? ''));
     }
     const exists = (await p.exec()) ?? [];
     for (const [k, t] of taken.entries()) {
       const [, prior] = t.value.split('|');
       const item = items[t.i] as (typeof items)[number];
-      if (prior && exists[k]?.[1] === 1) out[t.i] = { id: prior, duplicate: true, head: false };
+      if (prior && Number(exists[k]?.[1]) > 0) out[t.i] = { id: prior, duplicate: true, head: false };
       else out[t.i] = await this.submit(item.record, item.final); // an interrupted claim: as `submit` recovers it
     }
     return out;
+  }
+
+  /**
+   * Whether the message a taken key names was written: its record, or its statuses once a sent
+   * record is gone (kept 24 h, the key and the statuses 7 days). Neither: the claim was interrupted.
+   */
+  async #accepted(user: string, id: string): Promise<boolean> {
+    return (await this.#redis.exists(this.recordKey(user, id), this.#status.key(id))) > 0;
   }
 
   #writing(r: Omit<OutboundRecord, 'id' | 't'>, id: string): { key: string; data: Buffer; status: MessageStatus } {
@@ -198,7 +209,7 @@ export class Outbox {
 
   async load(user: string, id: string): Promise<Claimed | undefined> {
     const key = this.recordKey(user, id);
-    return this.#decode(key, await this.#redis.hmgetBuffer(key, 'data', 'state', 'frame', 'attempts'));
+    return this.#decode(key, await this.#redis.hmgetBuffer(key, 'data', 'state', 'frame', 'attempts', 'replayed'));
   }
 
   leaseKey(user: string, peer: string): string {
@@ -219,7 +230,7 @@ export class Outbox {
 
   #claimed(key: string, res: Array<Buffer | null>): Claimed | undefined {
     const loaded = this.#decode(key, res);
-    const next = res[4];
+    const next = res[5];
     return loaded && next ? { ...loaded, next: next.toString() } : loaded;
   }
 
@@ -241,7 +252,7 @@ export class Outbox {
     return (await this.#redis.lindex(this.laneKey(user, peer), 0)) ?? undefined;
   }
 
-  #decode(key: string, [data, state, frame, attempts]: Array<Buffer | null>): Claimed | undefined {
+  #decode(key: string, [data, state, frame, attempts, replayed]: Array<Buffer | null>): Claimed | undefined {
     if (!data) return undefined;
     const record = JSON.parse(this.#ring.open(data, `${key}|data`).toString('utf8')) as OutboundRecord;
     return {
@@ -249,6 +260,7 @@ export class Outbox {
       state: (state?.toString() ?? 'queued') as OutboundState,
       ...(frame ? { frame: this.#ring.open(frame, `${key}|frame`).toString('utf8') } : {}),
       attempts: Number(attempts?.toString() ?? 0),
+      ...(replayed ? { replayedAt: Number(replayed.toString()) } : {}),
     };
   }
 
@@ -284,19 +296,21 @@ export class Outbox {
    * `finish`, and with `claimNext` (the id `claim` said follows `id` in the lane) the next message
    * claimed for `token` as `claim` would, in the same script: one round trip instead of two while
    * a conversation has messages waiting. `claimed` is set only when that id is the new head and
-   * nobody else holds the lane.
+   * nobody else holds the lane. `stale` when the message was no longer queued (finished by another
+   * holder of the lane): nothing of it was changed, and its status is not to be reported again.
    */
-  async finishAndClaim(user: string, peer: string, id: string, state: 'sent' | 'failed', status: MessageStatus, token = '', claimNext?: { id: string; leaseMs: number }): Promise<{ next?: string; claimed?: Claimed }> {
+  async finishAndClaim(user: string, peer: string, id: string, state: 'sent' | 'failed', status: MessageStatus, token = '', claimNext?: { id: string; leaseMs: number }): Promise<{ next?: string; claimed?: Claimed; stale?: true }> {
     const key = this.recordKey(user, id);
     const nextKey = this.recordKey(user, claimNext?.id ?? id);
     const res = (await FINISH.run(this.#redis, [key, this.#status.key(id), this.laneKey(user, peer), this.leaseKey(user, peer), `${this.#p}:dead`, nextKey], [
       state, state === 'sent' ? SENT_RETENTION_S : IDEMPOTENCE_S, JSON.stringify(status), id, token,
       state === 'failed' ? `${user}|${peer}|${id}` : '', Date.now(), claimNext?.id ?? '', claimNext?.leaseMs ?? 0,
-    ])) as Array<Buffer | null>;
-    const next = res[0]?.toString();
-    if (next === undefined || res.length < 2) return next === undefined ? {} : { next };
-    const claimed = this.#claimed(nextKey, res.slice(1));
-    return claimed ? { next, claimed } : { next };
+    ])) as [number, ...Array<Buffer | null>];
+    const stale = res[0] === 1 ? {} : { stale: true as const };
+    const next = res[1]?.toString();
+    if (next === undefined || res.length < 3) return next === undefined ? stale : { next, ...stale };
+    const claimed = this.#claimed(nextKey, res.slice(2) as Array<Buffer | null>);
+    return claimed ? { next, claimed, ...stale } : { next, ...stale };
   }
 
   /** Moves the lane past `id` if it is still the head (a finished message seen again); the next id. */
@@ -337,21 +351,27 @@ export class Outbox {
     return out;
   }
 
-  /** Puts a dead-lettered message back at the end of its lane; returns whether it is the head. */
+  /**
+   * Puts a dead-lettered message back at the end of its lane, as a fresh start (attempts, and its
+   * age for the maximum queue age, count from now); returns whether it is the head. A stored frame
+   * is kept unless the hub refused it for certain: one that may have been accepted must be resent
+   * byte-identical (spec 4), since a re-encryption under an accepted id is refused as `id-reused`.
+   */
   async replay(user: string, peer: string, id: string): Promise<boolean> {
     const key = this.recordKey(user, id);
     if ((await this.#redis.zscore(`${this.#p}:dead`, `${user}|${peer}|${id}`)) === null) {
       throw new Error(`${id} is not a dead letter of ${user} → ${peer}`);
     }
+    const last = (await this.#status.history(id)).findLast((s) => s.state === 'failed');
     const m = this.#redis.multi();
     m.zrem(`${this.#p}:dead`, `${user}|${peer}|${id}`);
-    m.hset(key, { state: 'queued', attempts: 0 });
-    m.hdel(key, 'frame');
+    m.hset(key, { state: 'queued', attempts: 0, replayed: Date.now() });
+    if (last?.certain === true) m.hdel(key, 'frame'); // refused, the id unused: encrypt afresh
     m.expire(key, IDEMPOTENCE_S);
     m.rpush(this.laneKey(user, peer), id);
     m.sadd(this.lanesKey, `${user}|${peer}`);
     m.lindex(this.laneKey(user, peer), 0);
     const res = await m.exec();
-    return res?.[6]?.[1] === id;
+    return res?.at(-1)?.[1] === id;
   }
 }
