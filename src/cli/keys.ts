@@ -34,6 +34,15 @@ export async function keysCommand(args: string[], io: CliIo): Promise<number> {
       io.stderr.write(`${r.unknownKey.length} record(s) are sealed with key(s) not in the config (${kids}): add them back to read and rotate those records\n`);
       return 1;
     }
+    if (values['dry-run'] === true) return 0;
+    // A second walk says whether the old keys may go: a replica still sealing with one of them
+    // (its config not yet updated) leaves records behind that the first walk had passed.
+    const left = (await rewrapAll(redis, ring, config.redis.key_prefix, { dryRun: true })).rewrapped;
+    if (left > 0) {
+      io.stderr.write(`${left} record(s) are still sealed with other keys (written meanwhile by a replica whose active key is not "${ring.activeId}"?): restart every replica with this config and run the command again before removing old keys\n`);
+      return 1;
+    }
+    io.stdout.write(`nothing is left under other keys: they can be removed from store.key_encryption_keys\n`);
     return 0;
   } finally {
     redis.disconnect();

@@ -49,6 +49,7 @@ describe('causeway keys rotate', () => {
     const real = await run(['keys', 'rotate', '--config', file]);
     expect(real.code).toBe(0);
     expect(real.out).toMatch(/^re-sealed [1-9]\d* record\(s\) under key "k2"/);
+    expect(real.out).toContain('nothing is left under other keys');
     const again = await run(['keys', 'rotate', '--config', file]);
     expect(again.out).toMatch(/^re-sealed 0 record/);
     const onlyK2 = new RedisSignalStore(redis, new Keyring([{ id: 'k2', key: k2 }], 'k2'), prefix, 'alice@birdy.interop');
