@@ -4,6 +4,7 @@
 // while Causeway runs (records written meanwhile are already sealed with the active key).
 import { adapterConfigSchemas } from '../../adapters/registry.ts';
 import { loadCausewayConfig } from '../config/causeway.ts';
+import { verifyKeyring } from '../crypto/key-check.ts';
 import { Keyring } from '../crypto/keyring.ts';
 import { rewrapAll } from '../crypto/rewrap.ts';
 import { parseCommandArgs, stringOption, UsageError, type CliIo } from './io.ts';
@@ -26,6 +27,7 @@ export async function keysCommand(args: string[], io: CliIo): Promise<number> {
   );
   const redis = await connectRedis(config);
   try {
+    await verifyKeyring(redis, config.redis.key_prefix, ring); // never re-seal under bytes another replica does not have
     const r = await rewrapAll(redis, ring, config.redis.key_prefix, { dryRun: values['dry-run'] === true });
     const verb = values['dry-run'] === true ? 'would re-seal' : 're-sealed';
     io.stdout.write(`${verb} ${r.rewrapped} record(s) under key "${ring.activeId}"; ${r.current} already under it; ${r.raced} rewritten meanwhile (${r.hashes} hashes scanned)\n`);

@@ -9,7 +9,7 @@
 // re-seals a blob under the active key.
 //
 // Blob layout: 0x01 | kid length (1 byte) | kid (ASCII) | nonce (12) | ciphertext | tag (16)
-import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomFillSync, type KeyObject } from 'node:crypto';
 
 const VERSION = 0x01;
 const NONCE_BYTES = 12;
@@ -60,6 +60,14 @@ export class Keyring {
     if (!this.#keys.has(activeId)) throw new KeyringError(`active key "${activeId}" is not among the configured keys`);
     this.activeId = activeId;
     this.#activeKid = Buffer.from(activeId, 'ascii');
+  }
+
+  /**
+   * A check value per key id: HMAC-SHA256 of a fixed label under the key. It tells two keys given
+   * the same id apart (key-check.ts) and says nothing about the key itself.
+   */
+  checkValues(): Map<string, string> {
+    return new Map([...this.#keys].map(([id, key]) => [id, createHmac('sha256', key).update('causeway key check v1').digest('base64url')]));
   }
 
   /** Encrypts `plaintext` bound to `aad` (the record's location) under the active key. */

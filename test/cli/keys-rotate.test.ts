@@ -64,4 +64,12 @@ describe('causeway keys rotate', () => {
     expect(r.err).toMatch(/not in the config \(k2\)/);
     expect((await run(['keys', 'spin', '--config', file])).code).toBe(2);
   });
+
+  it('refuses to run with other bytes under a key id already in use, re-sealing nothing', async () => {
+    const file = configFile([{ id: 'k2', key: randomBytes(32).toString('base64') }], 'k2');
+    const r = await run(['keys', 'rotate', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/id "k2" is not the key this Redis/);
+    expect(r.out).not.toMatch(/re-sealed/);
+  });
 });
