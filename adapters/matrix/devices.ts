@@ -1,10 +1,10 @@
 // The bridge's crypto devices, one per bridge user that takes part in encrypted rooms (the bot,
 // and each puppet), opened lazily and kept in memory. Routes a transaction's encryption parts to
 // them: to-device events by `to_user_id`/`to_device_id` and key counts by user and device (the
-// device is loaded if needed: a room key must not be missed), device-list changes to every open
-// device (a device opened later marks all its tracked users dirty instead). `persist` and
-// `persistOpen` write what changed to Redis (devices in parallel); the transaction is acknowledged
-// only after them.
+// device is loaded if needed: a room key must not be missed; what names another device of the
+// user is ignored), device-list changes to every open device (a device opened later marks all its
+// tracked users dirty instead). `persist` and `persistOpen` write what changed to Redis (devices
+// in parallel); the transaction is acknowledged only after them.
 import { initAsync } from '@matrix-org/matrix-sdk-crypto-wasm';
 import type { Logger } from 'pino';
 import { BridgeDevice } from './bridge-device.ts';
@@ -63,36 +63,36 @@ export class Devices {
 
   /** Feeds a transaction's encryption parts to the devices they concern; returns those devices. */
   async apply(t: TransactionParts, isBridgeUser: (userId: string) => boolean): Promise<Set<BridgeDevice>> {
-    const per = new Map<string, { toDevice: TransactionParts['toDevice']; deviceId?: string; counts?: Record<string, number>; fallback?: string[] }>();
+    // Per bridge user, by device: the homeserver reports the counts of every device of a user
+    // (and a to-device event may name any), but only those of the device the bridge holds apply.
+    const per = new Map<string, { toDevice: Array<{ deviceId: string | undefined; event: TransactionParts['toDevice'][number] }>; counts: Record<string, Record<string, number>>; fallback: Record<string, string[]> }>();
     const entry = (u: string) => {
       let e = per.get(u);
-      if (!e) per.set(u, (e = { toDevice: [] }));
+      if (!e) per.set(u, (e = { toDevice: [], counts: {}, fallback: {} }));
       return e;
     };
     for (const ev of t.toDevice) {
       const to = ev.to_user_id;
       if (typeof to !== 'string' || !isBridgeUser(to)) continue;
       const { to_user_id: _u, to_device_id: dev, ...event } = ev;
-      const e = entry(to);
-      e.toDevice.push(event);
-      if (typeof dev === 'string') e.deviceId = dev;
+      entry(to).toDevice.push({ deviceId: typeof dev === 'string' ? dev : undefined, event });
     }
     for (const [u, devices] of Object.entries(t.otkCounts)) {
-      if (!isBridgeUser(u)) continue;
-      for (const [dev, counts] of Object.entries(devices)) Object.assign(entry(u), { deviceId: dev, counts });
+      if (isBridgeUser(u)) Object.assign(entry(u).counts, devices);
     }
     for (const [u, devices] of Object.entries(t.fallbackKeyTypes)) {
-      if (!isBridgeUser(u)) continue;
-      for (const [dev, types] of Object.entries(devices)) Object.assign(entry(u), { deviceId: dev, fallback: types });
+      if (isBridgeUser(u)) Object.assign(entry(u).fallback, devices);
     }
     const touched = new Set<BridgeDevice>();
     for (const [userId, e] of per) {
       const d = await this.get(userId);
-      if (e.deviceId !== undefined && e.deviceId !== d.deviceId) {
-        this.#log.warn({ userId, deviceId: e.deviceId }, 'to-device events for a device the bridge does not hold; ignored');
-        continue;
-      }
-      await d.receive({ toDevice: e.toDevice, changed: t.changed, left: t.left, ...(e.counts ? { otkCounts: e.counts } : {}), ...(e.fallback ? { fallbackKeyTypes: e.fallback } : {}) });
+      const toDevice = e.toDevice.filter((x) => x.deviceId === undefined || x.deviceId === d.deviceId).map((x) => x.event);
+      const ignored = e.toDevice.length - toDevice.length;
+      if (ignored > 0) this.#log.warn({ userId, deviceId: d.deviceId, ignored }, 'to-device events for a device the bridge does not hold; ignored');
+      const counts = e.counts[d.deviceId];
+      const fallback = e.fallback[d.deviceId];
+      if (toDevice.length === 0 && counts === undefined && fallback === undefined) continue;
+      await d.receive({ toDevice, changed: t.changed, left: t.left, ...(counts ? { otkCounts: counts } : {}), ...(fallback ? { fallbackKeyTypes: fallback } : {}) });
       touched.add(d);
     }
     if (t.changed.length > 0 || t.left.length > 0) {

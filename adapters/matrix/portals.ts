@@ -172,6 +172,11 @@ export class Portals {
     await this.#r.set(`${this.#b}:once:${key}`, '1', 'EX', this.#retentionS);
   }
 
+  /** Records a key as handled unless it was already: true for the one caller that recorded it. */
+  async claimHandled(key: string): Promise<boolean> {
+    return (await this.#r.set(`${this.#b}:once:${key}`, '1', 'EX', this.#retentionS, 'NX')) === 'OK';
+  }
+
   async eventOf(messageId: string): Promise<{ roomId: string; eventId: string } | undefined> {
     const recent = this.#recent.get(messageId);
     if (recent) return recent;

@@ -131,10 +131,26 @@ export function coreRefusal(b: Bridge, field: string, message: string): Refusal 
   return new Refusal(field === 'from' ? 'not-opted-in' : 'bad-request', why);
 }
 
-/** Tells the sender in the portal: a certain failure status, and a notice. */
+/**
+ * Tells the sender in the portal: a certain failure status, and a notice. Both are best effort: a
+ * Matrix error posting them is logged, not thrown. A permanent one (the puppet left the room or
+ * lost its power) would fail the transaction again on every homeserver retry, blocking the
+ * transactions behind it; a transient one is not retried either, since the retry would post the
+ * status again (the event is recorded as handled only after this).
+ */
 export async function refuse(b: Bridge, p: Portal, eventId: string, r: Refusal): Promise<void> {
   await sendStatus(b, p, { eventId, status: 'FAIL_PERMANENT', reason: r.reason, message: r.why, certain: true });
-  if (r.notice) await b.notice(p, failureNotice(true, r.why));
+  if (r.notice) await postNotice(b, p, failureNotice(true, r.why));
+}
+
+/** A failure notice from the puppet in the portal; a Matrix error is logged (see `refuse`). */
+export async function postNotice(b: Bridge, p: Portal, text: string): Promise<void> {
+  try {
+    await b.notice(p, text);
+  } catch (err) {
+    if (!(err instanceof MatrixApiError)) throw err;
+    b.log.warn({ err: err.message }, 'failure notice not delivered to the portal');
+  }
 }
 
 /** The message for a feature: structured for the core's policy where possible, else the bridge's own conversion. */

@@ -34,7 +34,10 @@ export interface HubContext {
   readonly auth: Authenticator;
   /** Queues a stanza for a provider user now (notifications). */
   toProvider(user: string, stanza: Stanza): void;
-  /** Queues a message or receipt for a provider user, held while routing is stopped (faults). */
+  /**
+   * Queues a message or receipt for a provider user, held while routing is stopped (faults);
+   * dropped when the user is not reachable (not enlisted) by then.
+   */
   routeToProvider(user: string, stanza: Stanza): void;
   /** A provider user's bundle handed to a hub user: consumes keys, makes contacts, may notify (spec 7.2, 8). */
   providerBundle(hubUser: string, providerUser: string): ReturnType<PreKeyDirectory['takeBundle']>;

@@ -109,7 +109,14 @@ export class HubCore implements HubContext {
   }
 
   routeToProvider(user: string, stanza: Stanza): void {
-    this.faults.route(() => this.toProvider(user, stanza));
+    this.faults.route(() => {
+      // Spec 10: a provider user is reachable only while enlisted. What a simulated user sends
+      // late (a read receipt after the script's delay, a retry receipt or resend, a delivery held
+      // by a fault) to one who delisted meanwhile is dropped, not stored and pushed. Notifications
+      // (spec 8: `providers` goes to users who are not enlisted) do not come this way.
+      if (this.directory.reachableProviderUser(user) === undefined) return;
+      this.toProvider(user, stanza);
+    });
   }
 
   providerBundle(hubUser: string, providerUser: string): KeyBundle | undefined {

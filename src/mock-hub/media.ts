@@ -57,6 +57,16 @@ export class MediaStore {
   get(token: string): Uint8Array | undefined {
     return this.#blobs.get(token)?.blob;
   }
+
+  /** Drops a blob no message will point to (its send failed after it was stored). */
+  delete(token: string): void {
+    this.#blobs.delete(token);
+  }
+
+  /** How many blobs are held. */
+  get size(): number {
+    return this.#blobs.size;
+  }
 }
 
 /** Serves a blob, honouring one `Range: bytes=a-b` / `a-` / `-n` range (206/416), else 200. */

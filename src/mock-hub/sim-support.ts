@@ -75,7 +75,7 @@ export interface OutgoingMedia {
 export function composeContent(
   id: string, t: number, to: string,
   req: { text?: string; media?: OutgoingMedia; reply_to?: string },
-  media: MediaStore, mediaUrl: (token: string) => string,
+  media: Pick<MediaStore, 'put'>, mediaUrl: (token: string) => string,
 ): Content {
   const content: Content = { id, t };
   if (req.text !== undefined) content.text = req.text;

@@ -178,22 +178,32 @@ export class SimUsers {
       if (!MEDIA_KINDS.includes(req.media.kind)) return { ok: false, status: 400, error: 'unknown media kind', field: 'media.kind' };
       if (req.media.data.length > this.#env.maxMediaBytes(req.media.kind)) return { ok: false, status: 413, error: 'too-large', field: 'media.data' };
     }
+    // A blob hosted for a message that is then not sent is dropped again: nothing will fetch it.
+    let hosted: string | undefined;
+    const media = { put: (blob: Uint8Array): string => (hosted = this.#env.media.put(blob)) };
+    const failed = <R>(r: R): R => {
+      if (hosted !== undefined) this.#env.media.delete(hosted);
+      return r;
+    };
     let plaintext: Uint8Array;
     try {
-      plaintext = encodeContent(composeContent(id, t, req.to, req, this.#env.media, (token) => this.#env.mediaUrl(token)));
+      plaintext = encodeContent(composeContent(id, t, req.to, req, media, (token) => this.#env.mediaUrl(token)));
     } catch (err) {
+      failed(undefined);
       // content spec 11 does not allow (text too long, characters XML cannot carry, bad mime…)
       if (err instanceof ProtocolError) return { ok: false, status: 400, error: err.message, field: contentField(err.message) };
       throw err;
     }
     const mediatype = req.media?.kind;
     const rec: SentRecord = { to: req.to, device: n, plaintext, type: mediatype === undefined ? 'text' : 'media', mediatype, t, atMs: Date.now() };
-    const enc = await this.#chains.run(dev.address, () => encryptFor(dev, req.to, plaintext, () => this.#env.providerBundle(user.jid, req.to), false));
-    if (enc === undefined) return { ok: false, status: 404, error: 'no-such-user', field: 'to' };
+    const enc = await this.#chains.run(dev.address, () => encryptFor(dev, req.to, plaintext, () => this.#env.providerBundle(user.jid, req.to), false)).catch((err: unknown) => {
+      throw failed(err);
+    });
+    if (enc === undefined) return failed({ ok: false, status: 404, error: 'no-such-user', field: 'to' });
     const message = hubMessage(user.jid, dev.address, id, rec, enc);
     // A frame over the limit would make the client close its session (1009) and get it again on
     // every open. The ratchet step taken is lost, which the receiver handles as a skipped message.
-    if (!this.#fits(message)) return { ok: false, status: 413, error: 'too-large', field: req.text === undefined ? 'media' : 'text' };
+    if (!this.#fits(message)) return failed({ ok: false, status: 413, error: 'too-large', field: req.text === undefined ? 'media' : 'text' });
     const release = (): void => {
       this.#sent.keep(user.jid, id, rec);
       directory.addContact(user.jid, req.to);
