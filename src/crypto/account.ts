@@ -81,7 +81,9 @@ export async function replenishPreKeys(store: RedisSignalStore, ec: number, kybe
 
 /**
  * New signed EC and last-resort Kyber prekeys (scheduled rotation). The previous ones stay in the
- * store so that PreKey messages built from an older bundle still decrypt.
+ * store so that PreKey messages built from an older bundle still decrypt. The `rotated-at` marker
+ * is the caller's to set, once the hub accepted the upload: set here, a failed upload would put
+ * the next rotation off by a whole period.
  */
 export async function rotateSignedPreKeys(store: RedisSignalStore): Promise<UploadQuery> {
   const identity = await store.identities.getIdentityKey();
@@ -89,7 +91,6 @@ export async function rotateSignedPreKeys(store: RedisSignalStore): Promise<Uplo
   const id = await nextId(store, 'next-kyber');
   const kyber = await newKyberPreKey(store, identity, id);
   await store.markLastResortKyber(id);
-  await store.setMarker('rotated-at', Math.floor(Date.now() / 1000));
   return { xmlns: 'encrypt', op: 'upload', skey, kyber };
 }
 

@@ -1,7 +1,8 @@
 // Opt-in of provider users (spec 10): enabling creates (or re-uploads) the user's Signal identity
 // and prekeys (spec 7.1) and enlists the user; disabling delists it. Also keeps one-time prekeys
-// topped up when the hub says they run low (spec 8 `encrypt`). The opt-in state is kept in Redis
-// so that every replica refuses messages from users who have not opted in.
+// topped up when the hub says they run low (spec 8 `encrypt`), and rotates the signed prekeys on
+// schedule (issue 3). The opt-in state is kept in Redis so that every replica refuses messages
+// from users who have not opted in.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createAccount, replenishPreKeys, reuploadAccount, rotateSignedPreKeys } from '../crypto/account.ts';
@@ -27,8 +28,25 @@ export interface AccountsOptions {
 
 export class Accounts {
   readonly #o: AccountsOptions;
+  /** Rotation checks of the sessions this replica holds (a session can stay open for weeks). */
+  readonly #checker: NodeJS.Timeout;
+  #checking = false;
+  /** Users whose signed prekeys are being rotated here (open and periodic checks at once). */
+  readonly #rotating = new Set<string>();
+
   constructor(o: AccountsOptions) {
     this.#o = o;
+    // A tenth of the schedule (at most an hour, at least a second): a rotation is at most that late.
+    const every = Math.max(1000, Math.min(o.rotateSignedMs / 10, 3_600_000));
+    this.#checker = setInterval(() => {
+      this.#checkOpenSessions().catch((err: unknown) => o.logger.warn({ err: (err as Error).message }, 'signed prekey rotation check failed'));
+    }, every);
+    this.#checker.unref();
+  }
+
+  /** Stops the periodic rotation checks (also stopped once the session manager is). */
+  close(): void {
+    clearInterval(this.#checker);
   }
 
   store(user: string): RedisSignalStore {
@@ -51,8 +69,8 @@ export class Accounts {
     const store = this.store(user);
     const n = { preKeys: this.#o.preKeys, kyberPreKeys: this.#o.preKeys };
     const upload = (await store.hasAccount()) ? await reuploadAccount(store, n) : await createAccount(store, n);
-    await store.setMarker('rotated-at', Math.floor(Date.now() / 1000));
     await conn.iq(upload, 'set');
+    await this.#markRotated(store);
     await conn.iq({ xmlns: 'interop', op: 'enlist' }, 'set');
     await this.#o.redis.hset(this.#key(), user, 'enabled');
     this.#enabled.set(user, true);
@@ -70,21 +88,65 @@ export class Accounts {
 
   /**
    * On every session open of an opted-in user: top prekeys up when the hub runs low, and rotate
-   * the signed prekeys when they are older than the schedule. Errors are logged, never thrown.
+   * the signed prekeys when they are older than the schedule (sessions that stay open are also
+   * checked periodically). Errors are logged, never thrown.
    */
   async maintain(conn: HubConnection): Promise<void> {
     try {
       if (!(await this.isEnabled(conn.user))) return;
-      const store = this.store(conn.user);
-      const rotatedAt = (await store.getMarker('rotated-at')) ?? (await store.getMarker('created-at')) ?? 0;
-      if (Date.now() - rotatedAt * 1000 > this.#o.rotateSignedMs) {
-        await conn.iq(await rotateSignedPreKeys(store), 'set');
-        this.#o.logger.info({ user: conn.user }, 'rotated signed prekeys');
-      }
+      await this.#rotateIfDue(conn);
       const left = await conn.iq({ xmlns: 'encrypt', op: 'count' }, 'get');
       if (left.op === 'count' && (left.value < this.#o.lowWater || left.kyber < this.#o.lowWater)) await this.replenish(conn, left);
     } catch (err) {
       this.#o.logger.warn({ user: conn.user, err: (err as Error).message }, 'prekey maintenance failed');
+    }
+  }
+
+  /**
+   * Rotates the user's signed prekeys when they are older than the schedule: one marker read when
+   * they are not. The marker moves only once the hub accepted the upload, so that a failed one is
+   * tried again at the next check rather than a whole period later.
+   */
+  async #rotateIfDue(conn: HubConnection): Promise<void> {
+    if (this.#rotating.has(conn.user)) return;
+    const store = this.store(conn.user);
+    const rotatedAt = (await store.getMarker('rotated-at')) ?? (await store.getMarker('created-at')) ?? 0;
+    if (Date.now() - rotatedAt * 1000 <= this.#o.rotateSignedMs) return;
+    if (!(await this.isEnabled(conn.user)) || this.#rotating.has(conn.user)) return;
+    this.#rotating.add(conn.user);
+    try {
+      await conn.iq(await rotateSignedPreKeys(store), 'set');
+      await this.#markRotated(store);
+      this.#o.logger.info({ user: conn.user }, 'rotated signed prekeys');
+    } finally {
+      this.#rotating.delete(conn.user);
+    }
+  }
+
+  async #markRotated(store: RedisSignalStore): Promise<void> {
+    await store.setMarker('rotated-at', Math.floor(Date.now() / 1000));
+  }
+
+  /**
+   * The periodic check over the sessions this replica holds (another replica checks its own; the
+   * hub gives each user's session to one of them). Sessions opening are checked by maintain.
+   */
+  async #checkOpenSessions(): Promise<void> {
+    if (this.#o.sessions.stopped) return this.close();
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      for (const conn of this.#o.sessions.openConnections()) {
+        if (this.#o.sessions.stopped) break;
+        if (!conn.open) continue;
+        try {
+          await this.#rotateIfDue(conn);
+        } catch (err) {
+          this.#o.logger.warn({ user: conn.user, err: (err as Error).message }, 'signed prekey rotation failed');
+        }
+      }
+    } finally {
+      this.#checking = false;
     }
   }
 

@@ -275,9 +275,11 @@ export class InboundHandler {
       bundle = u.bundle;
     }
     const enc = await this.#o.edge.startSessionAndEncrypt(store, local, r.participant, bundle, encodeContent(contentOf(loaded.record)));
+    // Spec 4: the type and mediatype the original declared (encrypt-message.ts), not always text.
+    const mediatype = loaded.record.media?.kind;
     const ack = await conn.sendMessage({
-      kind: 'message', id: r.id, to: loaded.record.peer, type: 'text', t: loaded.record.t,
-      participants: [{ jid: r.participant, enc: { v: 1, ...enc, count } }],
+      kind: 'message', id: r.id, to: loaded.record.peer, type: mediatype ? 'media' : 'text', t: loaded.record.t,
+      participants: [{ jid: r.participant, enc: { v: 1, ...enc, count, ...(mediatype ? { mediatype } : {}) } }],
     });
     this.#o.logger.info({ user: conn.user, id: r.id, device: r.participant, count, error: ack.error }, 'answered a retry receipt');
   }

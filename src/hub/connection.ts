@@ -59,8 +59,10 @@ export class HubConnection {
   readonly user: string;
   session = '';
   #ws: WebSocket;
-  readonly #iqs = new Map<string, Waiter<IqResultPayload>>();
-  readonly #acks = new Map<string, Waiter<AckStanza>>();
+  readonly #iqs = new Map<string, Array<Waiter<IqResultPayload>>>();
+  // A list per key: the same message id can be sent twice on one session at once (a retry answer,
+  // spec 6.2, while the original's ack is awaited), and the hub acks each send, in order.
+  readonly #acks = new Map<string, Array<Waiter<AckStanza>>>();
   #closed = false;
   lastActivity = Date.now();
 
@@ -128,9 +130,8 @@ export class HubConnection {
   #dispatch(s: Stanza, onInbound: (s: InboundStanza) => void): void {
     switch (s.kind) {
       case 'iq': {
-        const w = this.#iqs.get(s.id);
+        const w = take(this.#iqs, s.id);
         if (!w) return;
-        this.#iqs.delete(s.id);
         clearTimeout(w.timer);
         if (s.type === 'result') w.resolve(s.result);
         else if (s.type === 'error') w.reject(new HubIqError(s.error.code, s.error.reason));
@@ -138,9 +139,8 @@ export class HubConnection {
       }
       case 'ack': {
         const key = s.class === 'message' ? ackKey('message', s.id ?? '') : ackKey(s.class, s.id ?? '', s.type, s.to);
-        const w = this.#acks.get(key);
+        const w = take(this.#acks, key);
         if (!w) return;
-        this.#acks.delete(key);
         clearTimeout(w.timer);
         w.resolve(s);
         return;
@@ -186,18 +186,21 @@ export class HubConnection {
     return this.#wait(this.#acks, ackKey('receipt', r.id, type, r.to), timeoutMs, () => this.send(r));
   }
 
-  #wait<T>(map: Map<string, Waiter<T>>, key: string, timeoutMs: number, send: () => void): Promise<T> {
+  #wait<T>(map: Map<string, Array<Waiter<T>>>, key: string, timeoutMs: number, send: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        map.delete(key);
+        drop(map, key, w);
         reject(new HubTimeoutError(`no answer from the hub within ${timeoutMs} ms`));
       }, timeoutMs);
-      map.set(key, { resolve, reject, timer });
+      const w: Waiter<T> = { resolve, reject, timer };
+      const list = map.get(key);
+      if (list) list.push(w);
+      else map.set(key, [w]);
       try {
         send();
       } catch (err) {
         clearTimeout(timer);
-        map.delete(key);
+        drop(map, key, w);
         reject(err as Error);
       }
     });
@@ -205,10 +208,12 @@ export class HubConnection {
 
   #failAll(err: Error): void {
     this.#closed = true;
-    for (const map of [this.#iqs, this.#acks] as Array<Map<string, Waiter<unknown>>>) {
-      for (const w of map.values()) {
-        clearTimeout(w.timer);
-        w.reject(err);
+    for (const map of [this.#iqs, this.#acks] as Array<Map<string, Array<Waiter<unknown>>>>) {
+      for (const list of map.values()) {
+        for (const w of list) {
+          clearTimeout(w.timer);
+          w.reject(err);
+        }
       }
       map.clear();
     }
@@ -223,6 +228,23 @@ export class HubConnection {
       this.#ws.close(CLOSE_CODES.normal);
     }
   }
+}
+
+/** The oldest waiter under `key`, removed (answers come in the order of the sends). */
+function take<T>(map: Map<string, Array<Waiter<T>>>, key: string): Waiter<T> | undefined {
+  const list = map.get(key);
+  const w = list?.shift();
+  if (list?.length === 0) map.delete(key);
+  return w;
+}
+
+/** Removes one waiter (timed out, or its send failed), leaving the others under its key. */
+function drop<T>(map: Map<string, Array<Waiter<T>>>, key: string, w: Waiter<T>): void {
+  const list = map.get(key);
+  if (!list) return;
+  const i = list.indexOf(w);
+  if (i >= 0) list.splice(i, 1);
+  if (list.length === 0) map.delete(key);
 }
 
 /** Receipt acks are told apart by id, type and peer (spec 3); a delivery receipt has no type. */

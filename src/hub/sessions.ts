@@ -98,6 +98,18 @@ export class SessionManager {
     return n;
   }
 
+  /** Whether stop() was called (no session opens any more). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** The sessions this replica holds open now (a snapshot; for periodic upkeep per user). */
+  openConnections(): HubConnection[] {
+    const open: HubConnection[] = [];
+    for (const e of this.#entries.values()) if (e.conn?.open) open.push(e.conn);
+    return open;
+  }
+
   isOpen(user: string): boolean {
     return this.#entries.get(user)?.conn?.open ?? false;
   }
