@@ -10,7 +10,8 @@
 // A caller can fold its own record into the unit, so that the record and the ratchet steps that
 // produced it are one atomic write: a guard (a hash field ACQUIRE reads first; once set, the unit
 // takes no lock, reads nothing else and writes nothing — inbound dedup) and staged writes (hash
-// fields with a TTL, sorted-set entries) that COMMIT applies under the same lock check.
+// fields with a TTL, set unconditionally or only if absent, sorted-set entries) that COMMIT applies
+// under the same lock check.
 //
 // Everything stays sealed at rest: blobs are opened in process (AAD `${redisKey}|${field}`,
 // keyring.ts) and sealed before COMMIT. All keys, the locks included, are under the user's hash tag.
@@ -39,8 +40,8 @@ return {1, redis.call('hmget', KEYS[n + 1], unpack(fields)), redis.call('hmget',
 
 // KEYS: n locks, sessions, identities, prekeys, kyber, account, then one per staged write.
 // ARGV: token, n, per peer (field, sealed session or '', sealed identity or ''), used prekey ids,
-// used Kyber ids (comma-separated), then the staged writes: 'z', score, member | 'h', pairs, ttl s
-// or 0, f1, v1… Staged writes go first, sorted sets before hashes: Redis does not roll a failing
+// used Kyber ids (comma-separated), then the staged writes: 'z', score, member | 'h' (HSET) or 'n'
+// (HSETNX of each field), pairs, ttl s or 0, f1, v1… Staged writes go first, sorted sets before hashes: Redis does not roll a failing
 // script back, and in that order a failure part-way leaves at worst an index entry without its
 // record, never a record without its index entry, nor a ratchet step without the record it
 // produced. When a lock is no longer ours nothing is written, and the locks still ours are freed
@@ -63,7 +64,11 @@ while i <= #ARGV do
     i = i + 3
   else
     local m = tonumber(ARGV[i + 1])
-    redis.call('hset', KEYS[k], unpack(ARGV, i + 3, i + 2 + 2 * m))
+    if ARGV[i] == 'n' then
+      for f = i + 3, i + 1 + 2 * m, 2 do redis.call('hsetnx', KEYS[k], ARGV[f], ARGV[f + 1]) end
+    else
+      redis.call('hset', KEYS[k], unpack(ARGV, i + 3, i + 2 + 2 * m))
+    end
     if ARGV[i + 2] ~= '0' then redis.call('expire', KEYS[k], ARGV[i + 2]) end
     i = i + 3 + 2 * m
   end

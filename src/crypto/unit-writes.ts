@@ -15,8 +15,11 @@ export interface UnitGuard {
  * seal anything secret first. Keys should share the user's hash tag where a cluster is used.
  */
 export interface UnitWrites {
-  /** HSET of `fields` on `key`, then EXPIRE `ttlS` (≥ 1) when given. */
-  hashes?: Array<{ key: string; fields: Record<string, string | Buffer>; ttlS?: number }>;
+  /**
+   * HSET of `fields` on `key`, then EXPIRE `ttlS` (≥ 1) when given. With `nx`, each field is set
+   * only if absent (HSETNX): a value another holder stored first stays (the EXPIRE still applies).
+   */
+  hashes?: Array<{ key: string; fields: Record<string, string | Buffer>; ttlS?: number; nx?: boolean }>;
   /** ZADD of `member` with `score` to the sorted set `key`. */
   zadds?: Array<{ key: string; score: number; member: string }>;
 }
@@ -46,7 +49,7 @@ export class Staged {
     for (const h of w.hashes ?? []) {
       const pairs = Object.entries(h.fields);
       this.#h.keys.push(h.key);
-      this.#h.args.push('h', String(pairs.length), String(h.ttlS ?? 0), ...pairs.flat());
+      this.#h.args.push(h.nx ? 'n' : 'h', String(pairs.length), String(h.ttlS ?? 0), ...pairs.flat());
     }
   }
 

@@ -4,6 +4,12 @@
 // hub unreachable, a hold) becomes a BullMQ job (job id = message id, so adding it twice is
 // harmless) and the lane goes on after it; a sweep picks up lanes nobody holds (crash, restart).
 // One attempt and spec 4's ack table are in outbound-attempt.ts.
+//
+// A final status (sent, failed) is reported at least once: the finish script also marks it due
+// (StatusLog#dueKey, no round trip of its own), the worker clears the marks of the statuses the
+// adapter took in batches (one command per batch), and the sweep reports again, from the status
+// log, those due for longer than `statusRedoMs` (a process killed between the finish and the
+// report, or an adapter that refused it).
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { MessageStatus } from '../../adapters/contract.ts';
@@ -14,6 +20,19 @@ import { OutboundAttempt, PermanentFailure, REASON_TEXT, SessionGone, type Outbo
 import type { Claimed, OutboundRecord } from './outbox.ts';
 
 export type { OutboundJob, OutboundWorkerOptions } from './outbound-attempt.ts';
+
+export interface OutboundDeliveryOptions extends OutboundWorkerOptions {
+  /** Hands a status to the adapter; a final status stays due until the promise resolves. */
+  onStatus: (s: MessageStatus) => void | Promise<void>;
+  /** How long a final status may stay unconfirmed before a sweep reports it again (default 60 s). */
+  statusRedoMs?: number;
+}
+
+/** A final status unconfirmed this long is reported again by a sweep: twice the default sweep period. */
+export const STATUS_REDO_MS = 60_000;
+/** Confirmed statuses are cleared in one command per this many, or after this long. */
+const REPORTED_BATCH = 100;
+const REPORTED_FLUSH_MS = 100;
 
 /** What one step on a lane's head came to. */
 type Step =
@@ -37,7 +56,7 @@ export class OutboundDelivery {
   /** What happened on the way, for metrics and tests. */
   readonly counters = { staleDevices: 0, storedFrameResends: 0, rateLimited: 0, enlisted: 0, hubUnavailable: 0, reopened: 0, forwarded: 0 };
   readonly #worker: Worker<OutboundJob>;
-  readonly #o: OutboundWorkerOptions;
+  readonly #o: OutboundDeliveryOptions;
   readonly #runner: LaneRunner<Lane>;
   readonly #bull: BullConnections;
   readonly #attempt: OutboundAttempt;
@@ -45,8 +64,13 @@ export class OutboundDelivery {
   /** Lanes other replicas hand to this one (it holds their senders' hub sessions). */
   #subscriber: Redis | undefined;
   #resweep: NodeJS.Timeout | undefined;
+  /** Final statuses the adapter took, to be cleared from the due set in the next batch. */
+  #reported: string[] = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+  /** Reports handed to the adapter and not yet settled (waited for, bounded, on close). */
+  readonly #reporting = new Set<Promise<void>>();
 
-  constructor(o: OutboundWorkerOptions) {
+  constructor(o: OutboundDeliveryOptions) {
     this.#o = o;
     this.#bull = new BullConnections(o.redis);
     this.#attempt = new OutboundAttempt(o, this.counters);
@@ -133,10 +157,16 @@ export class OutboundDelivery {
 
   /**
    * Makes sure every non-empty lane is being worked on: drained here when no process holds it and
-   * no retry job waits for its head; finalizes heads whose job failed for good. Returns how many
-   * lanes another process held.
+   * no retry job waits for its head; finalizes heads whose job failed for good; reports again the
+   * final statuses left unconfirmed (see the top of this file). Returns how many lanes another
+   * process held.
    */
   async sweep(): Promise<number> {
+    try {
+      for (const s of await this.#o.outbox.dueStatuses(this.#o.statusRedoMs ?? STATUS_REDO_MS)) this.#report(s);
+    } catch (err) {
+      this.#o.logger.warn({ err: (err as Error).message }, 'could not read the statuses due for a report');
+    }
     let held = 0;
     for (const { leased, ...h } of await this.#o.outbox.laneHeads()) {
       if (this.#runner.has(laneKey(h))) continue;
@@ -180,6 +210,40 @@ export class OutboundDelivery {
     // gets its ack finishes the message as usual (the finish pops the lane only while it is the head).
     await Promise.all(this.#runner.draining().map((l) => this.#o.outbox.release(l.user, l.peer, this.#runner.token).catch(() => undefined)));
     await this.#bull.close(this.#worker, this.queue, graceMs);
+    // Reports still with the adapter are left due (a later sweep reports them) after the grace.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(this.#reporting), new Promise<void>((r) => (timer = setTimeout(r, Math.min(graceMs, 5000))))]);
+    clearTimeout(timer);
+    await this.#flushReported();
+  }
+
+  /** Hands a final status to the adapter; once it took it, the status is cleared in the next batch. */
+  #report(s: MessageStatus): void {
+    const p = Promise.resolve()
+      .then(() => this.#o.onStatus(s))
+      .then(
+        () => this.#reportedOne(s.messageId),
+        (err: unknown) => this.#o.logger.warn({ id: s.messageId, state: s.state, err: (err as Error).message }, 'status not handed to the adapter; it is reported again later'),
+      )
+      .finally(() => this.#reporting.delete(p));
+    this.#reporting.add(p);
+  }
+
+  #reportedOne(id: string): void {
+    this.#reported.push(id);
+    if (this.#reported.length >= REPORTED_BATCH) void this.#flushReported();
+    else if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => void this.#flushReported(), REPORTED_FLUSH_MS);
+      this.#flushTimer.unref();
+    }
+  }
+
+  async #flushReported(): Promise<void> {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const ids = this.#reported.splice(0);
+    // Not cleared (Redis unreachable): reported again by a sweep, which the adapter deduplicates.
+    await this.#o.outbox.statusesReported(ids).catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message, n: ids.length }, 'could not clear reported statuses'));
   }
 
   #channel(replica: string): string {
@@ -292,7 +356,7 @@ export class OutboundDelivery {
       const claimNext = o.claimNext && loaded.next !== undefined ? { id: loaded.next, leaseMs: LEASE_MS } : undefined;
       const { next, claimed, stale } = await this.#o.outbox.finishAndClaim(user, peer, id, 'sent', status, token, claimNext);
       if (!stale) {
-        this.#o.onStatus(status);
+        this.#report(status);
         this.#o.observe?.('sent', loaded.record.submittedAt === undefined ? undefined : Date.now() - loaded.record.submittedAt);
       }
       return { kind: 'next', next, ...(claimed ? { claimed } : {}) };
@@ -318,7 +382,7 @@ export class OutboundDelivery {
     const { next, stale } = await this.#o.outbox.finishAndClaim(j.user, j.peer, j.id, 'failed', s, this.#runner.token);
     // Finished meanwhile by another holder of the lane (or a concurrent #exhausted): its outcome stands.
     if (!stale) {
-      this.#o.onStatus(s);
+      this.#report(s);
       this.#o.observe?.('failed', undefined);
     }
     return next;

@@ -68,9 +68,11 @@ return v`;
 // KEYS: record, lease, lane; ARGV: token, lease ms, id. See claimIn.
 export const CLAIM = new RedisScript(claimIn('KEYS[1]', 'KEYS[2]', 'KEYS[3]', 'ARGV[3]', 'ARGV[1]', 'ARGV[2]'));
 
-// KEYS: record, status list, lane, lease, dead, next record. ARGV: state, keep s, status, id, token,
-// dead-letter member ('' unless failed), now ms, expected next id ('' = claim nothing), lease ms.
-// Finishes the message (state, retention, status, dead letter) unless it is no longer queued (a
+// KEYS: record, status list, lane, lease, dead, next record, statuses due. ARGV: state, keep s,
+// status, id, token, dead-letter member ('' unless failed), now ms, expected next id ('' = claim
+// nothing), lease ms.
+// Finishes the message (state, retention, status, the status due for its report to the adapter
+// until the worker says it was handed over, dead letter) unless it is no longer queued (a
 // second holder of the lane finishing it too keeps the first outcome), and pops it if it is the
 // lane's head; an emptied lane is no longer leased by `token`. → {1 or 0 when it was finished
 // before, next or false, claimed…} (claimIn's answer) when the next head is the one expected and
@@ -81,6 +83,7 @@ if fresh then
   redis.call('expire', KEYS[1], ARGV[2])
   redis.call('rpush', KEYS[2], ARGV[3])
   redis.call('expire', KEYS[2], ${STATUS_RETENTION_S})
+  redis.call('zadd', KEYS[7], ARGV[7], ARGV[4])
   if ARGV[6] ~= '' then
     redis.call('zadd', KEYS[5], ARGV[7], ARGV[6])
     -- Dead letters older than a failed record's retention name records that are gone.

@@ -4,9 +4,9 @@
 // lane orders the conversation: only its head is worked on (outbound-worker.ts).
 //
 // Idempotence: the provider's key maps to the message id with SET NX for 7 days; a repeat answers
-// the same id, also once a sent record is gone (kept 24 h) while its statuses remain. A crash
-// between that SET and the record's write leaves a key without a record or statuses; the repeat
-// then writes the record under the id the key already names.
+// the same id, also once a sent record is gone (kept 24 h, or `limits.sent_retention_h`) while its
+// statuses remain. A crash between that SET and the record's write leaves a key without a record
+// or statuses; the repeat then writes the record under the id the key already names.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { MessageStatus, OutboundMessage } from '../../adapters/contract.ts';
@@ -19,7 +19,7 @@ import type { StatusLog } from './status-log.ts';
 const IDEMPOTENCE_S = 7 * 24 * 3600;
 /** Lanes read per round trip by the sweep (laneHeads). */
 const SWEEP_CHUNK = 500;
-/** Sent messages are kept this long to answer retry receipts (spec 6.2: at least 24 h). */
+/** Sent messages are kept this long to answer retry receipts (spec 6.2: at least 24 h); config `limits.sent_retention_h`. */
 export const SENT_RETENTION_S = 24 * 3600;
 
 /** What is sealed in the record: the message as the adapter gave it, plus its stamp. */
@@ -88,12 +88,15 @@ export class Outbox {
   readonly #ring: Keyring;
   readonly #p: string;
   readonly #status: StatusLog;
+  readonly #sentRetentionS: number;
 
-  constructor(redis: Redis, ring: Keyring, prefix: string, status: StatusLog) {
+  /** `sentRetentionS`: how long a sent record is kept (default SENT_RETENTION_S). */
+  constructor(redis: Redis, ring: Keyring, prefix: string, status: StatusLog, o: { sentRetentionS?: number } = {}) {
     this.#redis = redis;
     this.#ring = ring;
     this.#p = prefix;
     this.#status = status;
+    this.#sentRetentionS = o.sentRetentionS ?? SENT_RETENTION_S;
   }
 
   recordKey(user: string, id: string): string {
@@ -266,11 +269,14 @@ export class Outbox {
 
   /**
    * The built stanza, stored before its first send (spec 4: a lost ack is answered by resending
-   * it), as writes for the Signal unit that made its last ciphertexts to commit (unit-writes.ts).
+   * it), as writes for the Signal unit that made its last ciphertexts to commit (unit-writes.ts);
+   * a frame already stored is kept.
    */
   frameWrites(user: string, id: string, frame: string): UnitWrites {
     const key = this.recordKey(user, id);
-    return { hashes: [{ key, fields: { frame: this.#ring.seal(Buffer.from(frame, 'utf8'), `${key}|frame`) } }] };
+    // Set only if absent: another holder of the lane (its lease lapsed) may have stored, and sent,
+    // its own frame first; that one stays, since only it can be resent byte-identical (spec 4).
+    return { hashes: [{ key, fields: { frame: this.#ring.seal(Buffer.from(frame, 'utf8'), `${key}|frame`) }, nx: true }] };
   }
 
   /** Replaces the sealed record (a 406 downgrade); the stored frame goes too. */
@@ -285,8 +291,10 @@ export class Outbox {
   }
 
   /**
-   * Final outcome: the record keeps its sealed content for 24 h (retry receipts), the lane moves
-   * on. Returns the next message id of the lane, if any. Idempotent: only pops if `id` is the head.
+   * Final outcome: the record keeps its sealed content for the sent retention (24 h unless
+   * configured: retry receipts), the lane moves on, and the status is due for its report to the
+   * adapter (StatusLog#dueKey) until the worker says it was handed over. Returns the next message
+   * id of the lane, if any. Idempotent: only pops if `id` is the head.
    */
   async finish(user: string, peer: string, id: string, state: 'sent' | 'failed', status: MessageStatus, token = ''): Promise<string | undefined> {
     return (await this.finishAndClaim(user, peer, id, state, status, token)).next;
@@ -302,8 +310,8 @@ export class Outbox {
   async finishAndClaim(user: string, peer: string, id: string, state: 'sent' | 'failed', status: MessageStatus, token = '', claimNext?: { id: string; leaseMs: number }): Promise<{ next?: string; claimed?: Claimed; stale?: true }> {
     const key = this.recordKey(user, id);
     const nextKey = this.recordKey(user, claimNext?.id ?? id);
-    const res = (await FINISH.run(this.#redis, [key, this.#status.key(id), this.laneKey(user, peer), this.leaseKey(user, peer), `${this.#p}:dead`, nextKey], [
-      state, state === 'sent' ? SENT_RETENTION_S : IDEMPOTENCE_S, JSON.stringify(status), id, token,
+    const res = (await FINISH.run(this.#redis, [key, this.#status.key(id), this.laneKey(user, peer), this.leaseKey(user, peer), `${this.#p}:dead`, nextKey, this.#status.dueKey], [
+      state, state === 'sent' ? this.#sentRetentionS : IDEMPOTENCE_S, JSON.stringify(status), id, token,
       state === 'failed' ? `${user}|${peer}|${id}` : '', Date.now(), claimNext?.id ?? '', claimNext?.leaseMs ?? 0,
     ])) as [number, ...Array<Buffer | null>];
     const stale = res[0] === 1 ? {} : { stale: true as const };
@@ -311,6 +319,16 @@ export class Outbox {
     if (next === undefined || res.length < 3) return next === undefined ? stale : { next, ...stale };
     const claimed = this.#claimed(nextKey, res.slice(2) as Array<Buffer | null>);
     return claimed ? { next, claimed, ...stale } : { next, ...stale };
+  }
+
+  /** The adapter took these messages' final statuses: no longer due (StatusLog#reported). */
+  statusesReported(ids: string[]): Promise<void> {
+    return this.#status.reported(ids);
+  }
+
+  /** Final statuses whose report has been due for `olderThanMs` (StatusLog#takeDue). */
+  dueStatuses(olderThanMs: number, limit?: number): Promise<MessageStatus[]> {
+    return this.#status.takeDue(olderThanMs, limit);
   }
 
   /** Moves the lane past `id` if it is still the head (a finished message seen again); the next id. */

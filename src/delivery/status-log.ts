@@ -7,19 +7,36 @@ import { RedisScript } from '../redis-script.ts';
 
 export const STATUS_RETENTION_S = 7 * 24 * 3600;
 
-// KEYS: the message's record, its status list. ARGV: state, at (ms), to, device ('' if none).
-// Unless the record is gone (older than its retention, or not ours), appends a status that takes
-// the message's id, idempotency key and sender from its first (queued) status, and returns it.
-const APPEND_RECEIPT = new RedisScript(`if redis.call('exists', KEYS[1]) == 0 then return false end
-local first = redis.call('lindex', KEYS[2], 0)
+// KEYS: the message's record, its status list. ARGV: state, at (ms), to, device ('' if none), the
+// local id of the user whose session the receipt came on. Appends a status that takes the
+// message's id, idempotency key and sender from its first (queued) status, and returns it, when:
+// the receipt comes from the hub user the message was sent to; the message is this user's (its
+// record, kept 24 h, is under the user's key, or once it is gone, the first status names the user
+// as sender: statuses are kept 7 days and a hub user may read a message days later); and the same
+// state for the same device is not there yet (the hub resends a receipt whose ack was lost).
+const APPEND_RECEIPT = new RedisScript(`local first = redis.call('lindex', KEYS[2], 0)
 if not first then return false end
 local q = cjson.decode(first)
+if q.state ~= 'queued' or q.to ~= ARGV[3] then return false end
+if redis.call('exists', KEYS[1]) == 0 and q.from ~= ARGV[5] then return false end
+local device = ARGV[4] ~= '' and ARGV[4] or nil
+for _, j in ipairs(redis.call('lrange', KEYS[2], 1, -1)) do
+  local e = cjson.decode(j)
+  if e.state == ARGV[1] and e.device == device then return false end
+end
 local s = { messageId = q.messageId, idempotencyKey = q.idempotencyKey, from = q.from, to = ARGV[3], state = ARGV[1], at = tonumber(ARGV[2]) }
-if ARGV[4] ~= '' then s.device = ARGV[4] end
+if device then s.device = device end
 local j = cjson.encode(s)
 redis.call('rpush', KEYS[2], j)
 redis.call('expire', KEYS[2], ${STATUS_RETENTION_S})
 return j`);
+
+// KEYS: the due set. ARGV: due before (ms), now (ms), limit. Takes up to `limit` final statuses
+// due before that time and makes them due again from now, so that replicas sweeping at once do not
+// all report the same ones. → their message ids.
+const TAKE_DUE = new RedisScript(`local ids = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do redis.call('zadd', KEYS[1], ARGV[2], id) end
+return ids`);
 
 /** What a hub receipt says about one of our messages (the rest of its status is the message's own). */
 export interface ReceiptStatus {
@@ -42,17 +59,61 @@ export class StatusLog {
     return `${this.#prefix}:status:${messageId}`;
   }
 
+  /**
+   * Final statuses (sent, failed) not yet confirmed as handed to the adapter: message id → when it
+   * was recorded or last taken for a report (ms). The script that records one adds it (Outbox's
+   * FINISH); the outbound worker removes it once the adapter's `status` resolved.
+   */
+  get dueKey(): string {
+    return `${this.#prefix}:status-due`;
+  }
+
+  /** The adapter has these messages' final statuses: one command for the batch. */
+  async reported(ids: string[]): Promise<void> {
+    if (ids.length > 0) await this.#redis.zrem(this.dueKey, ...ids);
+  }
+
+  /**
+   * Final statuses due for `olderThanMs` or longer (a report lost with its process, or refused by
+   * the adapter), up to `limit`, as stored (the same status again, so an adapter that derives an
+   * event id from it sees a repeat); each is due again `olderThanMs` from now unless reported.
+   * Entries whose statuses are gone (7 days) are dropped.
+   */
+  async takeDue(olderThanMs: number, limit = 500): Promise<MessageStatus[]> {
+    const now = Date.now();
+    const ids = ((await TAKE_DUE.run(this.#redis, [this.dueKey], [now - olderThanMs, now, limit])) as Buffer[]).map((b) => b.toString('utf8'));
+    if (ids.length === 0) return [];
+    const p = this.#redis.pipeline();
+    for (const id of ids) p.lrange(this.key(id), 0, -1);
+    const res = (await p.exec()) ?? [];
+    const out: MessageStatus[] = [];
+    const gone: string[] = [];
+    ids.forEach((id, i) => {
+      const [err, list] = res[i] ?? [new Error('no reply')];
+      if (err) throw err;
+      const last = (list as string[]).map((j) => JSON.parse(j) as MessageStatus).findLast((x) => x.state === 'sent' || x.state === 'failed');
+      if (last) out.push(last);
+      else gone.push(id);
+    });
+    await this.reported(gone);
+    return out;
+  }
+
   /** Appends a status as part of the caller's larger atomic write. */
   append(s: MessageStatus, multi: ReturnType<Redis['multi']>): void {
     multi.rpush(this.key(s.messageId), JSON.stringify(s)).expire(this.key(s.messageId), STATUS_RETENTION_S);
   }
 
   /**
-   * A receipt's status for the message `messageId` whose record is `recordKey`, in one round trip
-   * without opening the sealed record; undefined when the record is gone (nothing is appended).
+   * A receipt's status for the message `messageId` whose record would be `recordKey` (the record of
+   * the user whose session the receipt came on, under that user's hash tag), in one round trip
+   * without opening the sealed record; undefined when nothing is appended (see APPEND_RECEIPT: not
+   * from the recipient, not this user's message, unknown, or a repeat).
    */
   async appendReceipt(messageId: string, recordKey: string, r: ReceiptStatus): Promise<MessageStatus | undefined> {
-    const j = (await APPEND_RECEIPT.run(this.#redis, [recordKey, this.key(messageId)], [r.state, r.at, r.to, r.device ?? ''])) as Buffer | null;
+    // The user is the record key's hash tag (outbox.ts); statuses name the sender by its local id.
+    const local = /\{([^@}]*)@[^}]*\}/.exec(recordKey)?.[1] ?? '';
+    const j = (await APPEND_RECEIPT.run(this.#redis, [recordKey, this.key(messageId)], [r.state, r.at, r.to, r.device ?? '', local])) as Buffer | null;
     return j ? (JSON.parse(j.toString('utf8')) as MessageStatus) : undefined;
   }
 
