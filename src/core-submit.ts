@@ -2,12 +2,14 @@
 // downgraded per policy (spec 11), their attachment hosted once, written with their idempotency
 // claim and their lane set going; and the same policy applied again when the hub refuses a
 // message with 406 (spec 4), from the adapter's message the record keeps for it. Split from core.ts.
+import type { Redis } from 'ioredis';
 import type { MessageStatus, OutboundMessage, SubmitOutcome } from '../adapters/contract.ts';
 import type { PolicyConfig } from './config/policy-schema.ts';
 import type { FinalOutcome, OutboundRecord, Outbox, StoredMediaRef } from './delivery/outbox.ts';
 import { downgradeAfter406, downgradeOutbound } from './policy/index.ts';
 import { parseAddress } from './protocol/index.ts';
-import { SubmitError } from './submit-error.ts';
+import { RedisScript } from './redis-script.ts';
+import { RateLimitError, SubmitError } from './submit-error.ts';
 
 /** The adapter's message as kept for the 406 path: file bytes are hosted already, not kept twice. */
 function withoutFileBytes(m: OutboundMessage): OutboundMessage {
@@ -15,6 +17,50 @@ function withoutFileBytes(m: OutboundMessage): OutboundMessage {
   const { data: _data, ...media } = m.media;
   return { ...m, media };
 }
+
+// A fixed window per provider user: the first message starts it (PEXPIRE, also on a key somehow
+// left without a TTL) and it lasts per_seconds on Redis's clock, so every replica counts into the
+// same window. INCRBY takes a whole batch's messages of one user at once; refused ones are counted
+// too, which only matters within the window that refused them.
+const RATE_WINDOW = new RedisScript(`
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {n, ttl}
+`);
+
+/** `limits.outbound_rate_per_user`, counted in Redis (shared by the replicas). */
+export class OutboundRateLimit {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly max: number;
+  readonly perSeconds: number;
+
+  constructor(redis: Redis, prefix: string, limit: { max_messages: number; per_seconds: number }) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+    this.max = limit.max_messages;
+    this.perSeconds = limit.per_seconds;
+  }
+
+  /** Under the user's hash tag, as the user's other keys. */
+  key(user: string): string {
+    return `${this.#prefix}:rate:{${user}}`;
+  }
+
+  /** Counts `n` messages of `user`: how many of them (the first ones) are within the limit, and when the window ends. */
+  async take(user: string, n: number): Promise<{ allowed: number; retryAfterS: number }> {
+    const [count, ttlMs] = (await RATE_WINDOW.run(this.#redis, [this.key(user)], [n, this.perSeconds * 1000])) as [number, number];
+    const before = count - n;
+    return { allowed: Math.max(0, Math.min(n, this.max - before)), retryAfterS: Math.max(1, Math.ceil(ttlMs / 1000)) };
+  }
+}
+
+/** A message that passed the checks: the sender's hub address (a repeat is answered before counting). */
+type Checked = { kind: 'checked'; m: OutboundMessage; user: string } | { kind: 'repeat'; messageId: string };
 
 /** What `#prepare` makes of a message: a record to write, or a repeat already known (media messages). */
 type Prepared =
@@ -52,6 +98,8 @@ export interface CoreSubmitOptions {
   kick: (j: { user: string; peer: string; id: string }) => void;
   /** A status for the adapter (the policy's final failure). */
   onStatus: (s: MessageStatus) => void;
+  /** `limits.outbound_rate_per_user`; no limit (and no Redis call) when unset. */
+  rateLimit?: OutboundRateLimit;
 }
 
 export class CoreSubmit {
@@ -62,7 +110,14 @@ export class CoreSubmit {
   }
 
   async submit(adapterId: string, m: OutboundMessage): Promise<{ messageId: string; duplicate: boolean }> {
-    const p = await this.#prepare(adapterId, m);
+    const c = await this.#check(adapterId, m);
+    if (c.kind === 'repeat') return { messageId: c.messageId, duplicate: true };
+    const rate = this.#o.rateLimit;
+    if (rate) {
+      const t = await rate.take(c.user, 1);
+      if (t.allowed === 0) throw new RateLimitError(rate.max, rate.perSeconds, t.retryAfterS);
+    }
+    const p = await this.#prepare(adapterId, c);
     if (p.kind === 'repeat') return { messageId: p.messageId, duplicate: true };
     return this.#accepted(p, await this.#o.outbox.submit(p.record, p.final));
   }
@@ -71,18 +126,22 @@ export class CoreSubmit {
    * Several messages in one call (the webhook adapter's batch endpoint): each is checked and
    * prepared as `submit` does, then every accepted one is written in a single Redis script, in the
    * given order (so one conversation's messages keep it). A message refused as the sender's error
-   * (SubmitError: not opted in, bad media…) is answered `refused` and nothing of it is stored; the
-   * others go on. Any other failure rejects the call before anything is written.
+   * (SubmitError: not opted in, bad media, over the rate limit…) is answered `refused` and nothing
+   * of it is stored; the others go on. Any other failure rejects the call before anything is written.
    */
   async submitMany(adapterId: string, ms: ReadonlyArray<OutboundMessage>): Promise<SubmitOutcome[]> {
-    const prepared = await mapLimit(ms, PREPARE_CONCURRENCY, async (m): Promise<Prepared | SubmitError> => {
+    const refusal = async <T>(f: () => Promise<T>): Promise<T | SubmitError> => {
       try {
-        return await this.#prepare(adapterId, m);
+        return await f();
       } catch (err) {
         if (err instanceof SubmitError) return err;
         throw err;
       }
-    });
+    };
+    const checked = await mapLimit(ms, PREPARE_CONCURRENCY, (m) => refusal(() => this.#check(adapterId, m)));
+    const rated = await this.#takeMany(checked);
+    const prepared = await mapLimit(rated, PREPARE_CONCURRENCY, (c): Promise<Prepared | SubmitError> =>
+      c instanceof SubmitError || c.kind === 'repeat' ? Promise.resolve(c) : refusal(() => this.#prepare(adapterId, c)));
     const writes = prepared.filter((p): p is Extract<Prepared, { kind: 'write' }> => !(p instanceof SubmitError) && p.kind === 'write');
     const written = await this.#o.outbox.submitMany(writes.map((p) => ({ record: p.record, ...(p.final ? { final: p.final } : {}) })));
     const byWrite = new Map(writes.map((p, i) => [p, written[i] as { id: string; duplicate: boolean; head: boolean }]));
@@ -93,8 +152,34 @@ export class CoreSubmit {
     });
   }
 
-  /** Checks a message and applies the policy and media pipeline; throws SubmitError for the sender's errors. */
-  async #prepare(adapterId: string, m: OutboundMessage): Promise<Prepared> {
+  /**
+   * The rate limit over a batch: one count per user, and a user's first messages (in request
+   * order) are the ones within it; the others are refused.
+   */
+  async #takeMany(checked: Array<Checked | SubmitError>): Promise<Array<Checked | SubmitError>> {
+    const rate = this.#o.rateLimit;
+    if (!rate) return checked;
+    const byUser = new Map<string, number[]>();
+    checked.forEach((c, i) => {
+      if (c instanceof SubmitError || c.kind !== 'checked') return;
+      const list = byUser.get(c.user);
+      if (list) list.push(i);
+      else byUser.set(c.user, [i]);
+    });
+    const out = [...checked];
+    await Promise.all([...byUser].map(async ([user, idx]) => {
+      const t = await rate.take(user, idx.length);
+      for (const i of idx.slice(t.allowed)) out[i] = new RateLimitError(rate.max, rate.perSeconds, t.retryAfterS);
+    }));
+    return out;
+  }
+
+  /**
+   * The checks that refuse a message as the sender's error before anything is counted or hosted.
+   * With a rate limit, a repeat of an accepted key is answered here (as a duplicate, before the
+   * count), so that resending an accepted message is never refused as over the limit.
+   */
+  async #check(adapterId: string, m: OutboundMessage): Promise<Checked> {
     let user: string;
     try {
       user = this.#o.userAddress(m.from);
@@ -105,6 +190,15 @@ export class CoreSubmit {
     if (m.feature === undefined && m.media === undefined && (m.text === undefined || m.text.length === 0)) throw new SubmitError('text', 'is required');
     if (m.text !== undefined && Buffer.byteLength(m.text, 'utf8') > this.#o.maxTextBytes) throw new SubmitError('text', `is longer than ${this.#o.maxTextBytes} bytes`);
     if (!(await this.#o.isEnabled(user))) throw new SubmitError('from', 'has not opted in to third-party chats');
+    if (this.#o.rateLimit) {
+      const prior = await this.#o.statuses(adapterId, m.idempotencyKey);
+      if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { kind: 'repeat', messageId: prior[0].messageId };
+    }
+    return { kind: 'checked', m, user };
+  }
+
+  /** Applies the policy and media pipeline to a checked message; throws SubmitError for the sender's errors. */
+  async #prepare(adapterId: string, { m, user }: Extract<Checked, { kind: 'checked' }>): Promise<Prepared> {
     const base = { adapterId, idempotencyKey: m.idempotencyKey, user, peer: m.to, from: m.from };
     // The downgrade policy (spec 11): what the hub does not carry is converted, rejected or dropped.
     const d = downgradeOutbound(m, this.#o.policy, { self: user });
@@ -113,9 +207,12 @@ export class CoreSubmit {
     }
     let media: StoredMediaRef | undefined;
     if (d.message.media !== undefined) {
-      // A repeat of an accepted key must not encrypt and host the file again.
-      const prior = await this.#o.statuses(adapterId, m.idempotencyKey);
-      if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { kind: 'repeat', messageId: prior[0].messageId };
+      // A repeat of an accepted key must not encrypt and host the file again (#check looked already
+      // when there is a rate limit).
+      if (!this.#o.rateLimit) {
+        const prior = await this.#o.statuses(adapterId, m.idempotencyKey);
+        if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { kind: 'repeat', messageId: prior[0].messageId };
+      }
       media = await this.#o.prepareMedia(d.message.media);
     }
     const { media: _media, ...message } = d.message;

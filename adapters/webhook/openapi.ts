@@ -18,6 +18,7 @@ import {
   safetyNumberResult,
   uploadQuery,
   uploadResult,
+  rateLimited,
   messageAccepted,
   messageHistory,
   messageParams,
@@ -71,6 +72,7 @@ export function buildOpenApi(prefix: string, o: { maxMessagesPerBatch?: number }
     SafetyNumberResult: jsonSchemaOf(safetyNumberResult, 'output'),
     Receipts: jsonSchemaOf(receiptsBody, 'input'),
     Error: jsonSchemaOf(errorResponse, 'output'),
+    RateLimited: jsonSchemaOf(rateLimited, 'output'),
     MessageAccepted: jsonSchemaOf(messageAccepted, 'output'),
     MessageHistory: jsonSchemaOf(messageHistory, 'output'),
     InteropResult: jsonSchemaOf(interopResult, 'output'),
@@ -111,6 +113,10 @@ export function buildOpenApi(prefix: string, o: { maxMessagesPerBatch?: number }
           responses: {
             '202': reply('Queued durably (or a repeat of a queued message).', 'MessageAccepted'),
             '422': reply('Refused, nothing queued: `to` is a phone number no reachable hub user has, the sender has not opted in, a file was refused…; `issues` names the field.', 'Error'),
+            '429': {
+              ...reply('The sender is over limits.outbound_rate_per_user: nothing queued; retry after Retry-After seconds with the same Idempotency-Key.', 'RateLimited'),
+              headers: { 'Retry-After': { description: 'Seconds until the window ends.', schema: { type: 'integer' } } },
+            },
             ...BODY_ERRORS,
           },
         },

@@ -146,6 +146,12 @@ export function createRoutes(o: RoutesOptions): Hono {
     // The core refused the message as the sender's error (not opted in, bad media…): nothing queued.
     const field = (err as { field?: unknown }).field;
     if (err.name === 'SubmitError' && typeof field === 'string') {
+      // Over limits.outbound_rate_per_user (src/submit-error.ts RateLimitError): retry later, same key.
+      const retryAfter = (err as { retryAfterS?: unknown }).retryAfterS;
+      if (typeof retryAfter === 'number') {
+        c.header('Retry-After', String(retryAfter));
+        return c.json({ error: 'rate limited', limit: 'limits.outbound_rate_per_user', retry_after_s: retryAfter, issues: [{ field, in: 'body', message: err.message }] }, 429);
+      }
       return c.json({ error: 'message refused', issues: [{ field, in: 'body', message: err.message }] }, 422);
     }
     o.logger.error({ err: err.message, path: c.req.path }, 'webhook API request failed');

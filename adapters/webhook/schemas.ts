@@ -175,6 +175,9 @@ export const errorResponse = z
   .object({ error: z.string(), issues: z.array(issue).optional() })
   ;
 
+/** The 429 of a sender over limits.outbound_rate_per_user (also told by the Retry-After header). */
+export const rateLimited = errorResponse.extend({ limit: z.string(), retry_after_s: z.number().int() });
+
 export const messageAccepted = z
   .object({ message_id: z.string(), status: z.literal('queued'), duplicate: z.boolean() })
   ;

@@ -5,7 +5,7 @@ import { mockHubConfigSchema, type MockHubConfig } from '../mock-hub/config.ts';
 import { validateAdapters, type AdapterSchemaRegistry } from './adapters.ts';
 import { ConfigError } from './errors.ts';
 import { parseConfigText, readConfigText, topLevelKeys } from './load.ts';
-import { CONFIG_SECTIONS, configSchema, type CausewayConfig } from './schema.ts';
+import { CONFIG_SECTIONS, REMOVED_KEYS, configSchema, type CausewayConfig } from './schema.ts';
 
 /**
  * Validates sidecar config text. With a registry, each `adapters[N].config` is replaced by its
@@ -14,6 +14,7 @@ import { CONFIG_SECTIONS, configSchema, type CausewayConfig } from './schema.ts'
  */
 export function parseCausewayConfig(text: string, fileName: string, registry?: AdapterSchemaRegistry): CausewayConfig {
   return parseConfigText(text, fileName, configSchema, {
+    removed: REMOVED_KEYS,
     check: (raw, parsed) => {
       if (registry === undefined) return [];
       const { issues, configs } = validateAdapters(raw, registry);

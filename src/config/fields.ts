@@ -25,6 +25,14 @@ export function urlWith(schemes: readonly string[], example: string) {
 export const port = z.number().int().min(0).max(65535);
 export const positiveInt = z.number().int().positive();
 
+/** The longest delay a Node.js timer takes: a longer one fires after 1 ms (with only a warning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const timerMessage = `must be <= ${MAX_TIMER_MS} (about 24.8 days: the longest delay a Node.js timer can wait)`;
+
+/** A delay in milliseconds that ends up in a timer: at most MAX_TIMER_MS. */
+export const durationMs = z.number().int().min(0).max(MAX_TIMER_MS, timerMessage);
+export const positiveDurationMs = positiveInt.max(MAX_TIMER_MS, timerMessage);
+
 // ── Token-signing key (spec 2) ──────────────────────────────────────────────────────────────
 
 export type SigningAlg = 'EdDSA' | 'ES256';

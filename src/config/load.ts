@@ -20,6 +20,8 @@ export interface ValidateOptions<T> {
    * configs replaced by their validated form). Returns issues by path, relative to `at`.
    */
   check?: (raw: unknown, parsed: T | undefined) => PathIssue[];
+  /** Messages for keys that were removed from the schema, by path (see fromZodIssues). */
+  removed?: Readonly<Record<string, string>>;
 }
 
 /** Parses and validates config text; throws ConfigError listing every issue. */
@@ -41,7 +43,7 @@ export function parseConfigText<S extends z.ZodType>(
   } else {
     const result = schema.safeParse(raw, { error: readableErrors });
     if (result.success) parsed = result.data;
-    else pathIssues.push(...fromZodIssues(result.error.issues));
+    else pathIssues.push(...fromZodIssues(result.error.issues, [], opts.removed));
     if (opts.check) pathIssues.push(...opts.check(raw, parsed));
   }
 

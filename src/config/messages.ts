@@ -95,14 +95,14 @@ function sizeMessage(origin: string, bound: 'min' | 'max', n: number, inclusive:
 /**
  * zod issues → PathIssues. `prefix` is the path of the validated value inside the file (a section
  * validated on its own, an adapter's `config`). An unknown-keys issue becomes one issue per key,
- * placed at the key.
+ * placed at the key; a key `removed` names (by its formatted path) gets that message instead.
  */
-export function fromZodIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): PathIssue[] {
+export function fromZodIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = [], removed: Readonly<Record<string, string>> = {}): PathIssue[] {
   const out: PathIssue[] = [];
   for (const iss of issues) {
     const path = [...prefix, ...iss.path];
     if (iss.code === 'unrecognized_keys') {
-      for (const key of iss.keys) out.push({ path: [...path, key], message: iss.message, on: 'key' });
+      for (const key of iss.keys) out.push({ path: [...path, key], message: removed[formatPath([...path, key])] ?? iss.message, on: 'key' });
     } else {
       out.push({ path, message: iss.message });
     }

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { MEDIA_KINDS } from '../protocol/types.ts';
 import { mockHubConfigSchema } from '../mock-hub/config.ts';
 import { mediaConfigSchema } from '../media/config.ts';
-import { inspectSigningKey, kekSecretSchema, port, positiveInt, signingKeySchema, urlWith } from './fields.ts';
+import { durationMs, inspectSigningKey, kekSecretSchema, port, positiveDurationMs, positiveInt, signingKeySchema, urlWith } from './fields.ts';
 import { policySchema } from './policy-schema.ts';
 import { secretSchema, type Secret } from './secret.ts';
 
@@ -19,9 +19,7 @@ const serverSchema = z
     port: port.default(7310),
     /** Base URL the outside world reaches this sidecar at: media URLs (spec 11.1) and the JWKS. */
     public_url: urlWith(['http', 'https'], 'https://causeway.example.com').optional(),
-    /** Bearer token for the admin endpoints; they are disabled when unset. */
-    admin_token: secretSchema.optional(),
-    shutdown_grace_ms: z.number().int().min(0).default(10_000),
+    shutdown_grace_ms: durationMs.default(10_000),
   })
   .strict()
   .prefault({});
@@ -57,8 +55,8 @@ const hubSchema = z
         /** Open user sessions at most (one WebSocket each, spec 2); idle ones are closed first. */
         max_open: positiveInt.default(10_000),
         idle_close_s: positiveInt.default(300),
-        reconnect_min_ms: positiveInt.default(500),
-        reconnect_max_ms: positiveInt.default(30_000),
+        reconnect_min_ms: positiveDurationMs.default(500),
+        reconnect_max_ms: positiveDurationMs.default(30_000),
       })
       .strict()
       .prefault({})
@@ -165,7 +163,7 @@ const limitsSchema = z
     outbound_rate_per_user: z.object({ max_messages: positiveInt, per_seconds: positiveInt }).strict().optional(),
     max_retry_attempts: z.number().int().min(0).default(12),
     retry_backoff_ms: z
-      .object({ base: positiveInt.default(1000), max: positiveInt.default(300_000) })
+      .object({ base: positiveDurationMs.default(1000), max: positiveDurationMs.default(300_000) })
       .strict()
       .prefault({})
       .refine((b) => b.max >= b.base, { message: 'max must be >= base', path: ['max'] }),
@@ -213,6 +211,14 @@ export const configSchema = z
     mock_hub: mockHubConfigSchema.optional(),
   })
   .strict();
+
+/**
+ * Keys that were accepted once and are gone, by path: an old config that still has one gets this
+ * message instead of a bare "unknown key".
+ */
+export const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  'server.admin_token': 'was removed: Causeway has no admin endpoints, and the key never protected anything; delete it',
+};
 
 export type CausewayConfig = z.output<typeof configSchema>;
 export type CausewayConfigInput = z.input<typeof configSchema>;

@@ -17,7 +17,6 @@ export const kek = (): string => randomBytes(32).toString('base64');
 /** Recognizable secret values: tests assert that none of them is ever printed or logged. */
 export const SECRET_VALUES = {
   CAUSEWAY_PUSH_SECRET: 'push-secret-VALUE-1f3a',
-  CAUSEWAY_ADMIN_TOKEN: 'admin-token-VALUE-88c1',
   CAUSEWAY_METRICS_TOKEN: 'metrics-token-VALUE-5d2e',
   CAUSEWAY_WEBHOOK_API_TOKEN: 'api-token-VALUE-a0b9',
   CAUSEWAY_WEBHOOK_SECRET: 'webhook-secret-VALUE-77aa',

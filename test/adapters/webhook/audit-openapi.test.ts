@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createWebhookConnector } from '../../../adapters/webhook/index.ts';
+import { RateLimitError } from '../../../src/submit-error.ts';
 import { AUTH, FakeCore, newKeyring, silentLogger, webhookConfig } from './support.ts';
 
 type Op = { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> };
@@ -46,6 +47,10 @@ describe('the OpenAPI document matches the answers', () => {
     expect(await answer('/v1/messages', 'POST', '/v1/messages', { body: msg, headers: key('k1') })).toBe(202);
     core.addStatus('k1', { state: 'failed', reason: 'expired', message: 'Not delivered.', certain: false, downgraded: [{ feature: 'location', to: 'text' }] });
     expect(await answer('/v1/messages', 'POST', '/v1/messages', { body: JSON.stringify({ from: 'alice', to: '+447700900999', text: 'hi' }), headers: key('k2') })).toBe(422);
+    const submit = core.submit.bind(core);
+    core.submit = () => Promise.reject(new RateLimitError(60, 60, 12));
+    expect(await answer('/v1/messages', 'POST', '/v1/messages', { body: msg, headers: key('k3') })).toBe(429);
+    core.submit = submit;
     expect(await answer('/v1/messages', 'POST', '/v1/messages', { body: '{}', headers: key('k2') })).toBe(400);
     expect(await answer('/v1/messages', 'POST', '/v1/messages', { body: msg, headers: { ...key('k2'), 'content-type': 'text/plain' } })).toBe(415);
     expect(await answer('/v1/messages', 'POST', '/v1/messages', { body: JSON.stringify({ pad: 'x'.repeat(1 << 21) }), headers: key('k2') })).toBe(413);
@@ -69,7 +74,7 @@ describe('the OpenAPI document matches the answers', () => {
     core.uploadMedia = async () => Promise.reject(refused('media'));
     expect(await answer('/v1/media', 'POST', '/v1/media?kind=image', { body: 'not an image', headers: { 'content-type': 'image/png' } })).toBe(422);
 
-    expect(checked.length).toBe(19);
+    expect(checked.length).toBe(20);
     expect(problems).toEqual([]);
   });
 });
