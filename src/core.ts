@@ -23,7 +23,7 @@ import type { PolicyConfig } from './config/policy-schema.ts';
 import { downgradeInbound } from './policy/index.ts';
 import type { MediaService } from './media/index.ts';
 import { CoreMedia } from './core-media.ts';
-import { CoreSubmit } from './core-submit.ts';
+import { CoreSubmit, OutboundRateLimit } from './core-submit.ts';
 import { SubmitError } from './submit-error.ts';
 import type { HubConnection, InboundStanza } from './hub/connection.ts';
 import { formatAddress, parseAddress, userOf } from './protocol/index.ts';
@@ -43,8 +43,14 @@ export interface CoreOptions {
   ackTimeoutMs: number;
   maxQueueAgeMs: number;
   preKeys: number;
+  /** How long a sent message's record is kept for retry receipts (config `limits.sent_retention_h`); default 24 h. */
+  sentRetentionS?: number;
+  /** How long a final status may stay unconfirmed by the adapter before a sweep reports it again; default 60 s. */
+  statusRedoMs?: number;
   /** The downgrade rules (config `policy`). */
   policy: PolicyConfig;
+  /** Config `limits.outbound_rate_per_user`; no limit when unset. */
+  outboundRate?: { max_messages: number; per_seconds: number };
   /** Encrypts and hosts attachments (src/media); media messages fail clearly without it. */
   media?: () => MediaService | undefined;
   /** Policy on a contact's identity change; default continue. */
@@ -80,7 +86,7 @@ export class Core implements CoreApi {
     const edge = (this.#edge = new SignalEdge(new PeerLock(o.prefix)));
     const devices = (this.#devices = new DeviceDirectory(o.redis, o.prefix));
     this.statusLog = new StatusLog(o.redis, o.prefix);
-    this.outbox = new Outbox(o.redis, o.keyring, o.prefix, this.statusLog);
+    this.outbox = new Outbox(o.redis, o.keyring, o.prefix, this.statusLog, o.sentRetentionS === undefined ? {} : { sentRetentionS: o.sentRetentionS });
     this.accounts = new Accounts({
       redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, preKeys: o.preKeys, logger: o.logger,
       lowWater: o.lowWater ?? 10, rotateSignedMs: o.rotateSignedMs ?? 7 * 24 * 3600 * 1000,
@@ -88,7 +94,9 @@ export class Core implements CoreApi {
     this.outbound = new OutboundDelivery({
       redis: o.redis, prefix: o.prefix, keyring: o.keyring, outbox: this.outbox, devices, sessions: o.sessions, edge,
       concurrency: o.concurrency, ackTimeoutMs: o.ackTimeoutMs, maxQueueAgeMs: o.maxQueueAgeMs, maxAttempts: o.maxAttempts, backoff: o.backoff, logger: o.logger,
-      onStatus: (s) => this.#status(s),
+      // Awaited by the worker: a final status stays due until the adapter took it.
+      onStatus: (s) => this.#report(s),
+      ...(o.statusRedoMs === undefined ? {} : { statusRedoMs: o.statusRedoMs }),
       after406: (r, feature) => this.#submit.after406(r, feature),
       identityChanged: (user, peer) => this.identityChanged(user, peer),
       isEnabled: (user) => this.accounts.isEnabled(user),
@@ -118,6 +126,7 @@ export class Core implements CoreApi {
       prepareMedia: (media) => this.#media.prepare(media),
       kick: (j) => this.outbound.kick(j),
       onStatus: (s) => this.#status(s),
+      ...(o.outboundRate ? { rateLimit: new OutboundRateLimit(o.redis, o.prefix, o.outboundRate) } : {}),
     });
   }
 
@@ -139,6 +148,7 @@ export class Core implements CoreApi {
 
   /** Stops both workers, each finishing its active jobs within `graceMs`. */
   async close(graceMs = 10_000): Promise<void> {
+    this.accounts.close(); // the periodic prekey rotation check
     await Promise.all([this.outbound.close(graceMs), this.inbound.close(graceMs)]);
   }
 
@@ -244,12 +254,14 @@ export class Core implements CoreApi {
     if (d.kind === 'reject') this.#notice(user, { kind: 'message-withheld', user, peer: d.peer, messageId: d.messageId, feature: d.feature, text: d.notice });
   }
 
+  /** Hands a status to the adapter serving its sender; rejects when it was not taken. */
+  async #report(s: MessageStatus): Promise<void> {
+    const c = await this.#connectorOf(this.userAddress(s.from));
+    await c?.status(s);
+  }
+
   #status(s: MessageStatus): void {
-    void (async () => {
-      const user = this.userAddress(s.from);
-      const c = await this.#connectorOf(user);
-      await c?.status(s);
-    })().catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message }, 'status not handed to the adapter'));
+    this.#report(s).catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message }, 'status not handed to the adapter'));
   }
 
   #notice(user: string, n: Notice): void {

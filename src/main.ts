@@ -5,8 +5,10 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CausewayConfig } from './config/schema.ts';
 import { Keyring } from './crypto/keyring.ts';
+import { verifyKeyring } from './crypto/key-check.ts';
 import type { Connector } from '../adapters/contract.ts';
 import { adapterKinds } from '../adapters/registry.ts';
+import { safeUrl } from './cli/check-config.ts';
 import { Core } from './core.ts';
 import { createApp } from './http/app.ts';
 import { hubPushRoutes } from './http/hub-push.ts';
@@ -61,6 +63,8 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
   // started, so that the process ends with the reason instead of staying alive half-started.
   const made: Started = { connectors: [] };
   try {
+    // Before anything is sealed: refused if a key id already in use elsewhere has other bytes here.
+    await verifyKeyring(redis, config.redis.key_prefix, keyring);
     return await assemble(config, log, keyring, providerKey, redis, made);
   } catch (err) {
     await abandon(made, redis);
@@ -122,6 +126,8 @@ async function assemble(config: CausewayConfig, log: Logger, keyring: Keyring, p
     preKeys: config.hub.prekeys.one_time,
     identityChange: config.policy.identity_change,
     policy: config.policy,
+    ...(config.limits.outbound_rate_per_user ? { outboundRate: config.limits.outbound_rate_per_user } : {}),
+    sentRetentionS: config.limits.sent_retention_h * 3600,
     media: () => ref.media,
     lowWater: config.hub.prekeys.low_water,
     rotateSignedMs: config.hub.prekeys.rotate_signed_days * 24 * 3600 * 1000,
@@ -150,6 +156,7 @@ async function assemble(config: CausewayConfig, log: Logger, keyring: Keyring, p
       { name: 'keys', check: async () => void providerKey.jwks() },
     ],
     accepting: () => accepting,
+    onCheckFailed: (name, err) => log.warn({ check: name, err: err.message }, 'readiness check failed'),
   });
   app.route('/', hubPushRoutes({
     secret: config.hub.push_secret, toleranceS: config.hub.push_tolerance_s, providerId: config.hub.provider_id, redis, prefix,
@@ -183,7 +190,8 @@ async function assemble(config: CausewayConfig, log: Logger, keyring: Keyring, p
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-  log.info({ url, hub: config.hub.url, provider: config.hub.provider_id }, 'causeway listening');
+  // As check-config prints it: a hub URL may carry credentials (user:pass@, a query token).
+  log.info({ url, hub: safeUrl(config.hub.url), provider: config.hub.provider_id }, 'causeway listening');
   const activeKek = config.store.key_encryption_keys.find((k) => k.id === config.store.active_key_id);
   ref.media = createMediaService(config.media, {
     publicBaseUrl: config.server.public_url ?? url,

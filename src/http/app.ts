@@ -18,6 +18,8 @@ export interface AppDeps {
   readiness: ReadinessCheck[];
   /** False once shutdown began: /readyz answers 503 so load balancers drain us. */
   accepting: () => boolean;
+  /** Told why a readiness check failed: /readyz is public, so it says only which one failed. */
+  onCheckFailed?: (name: string, err: Error) => void;
 }
 
 export function createApp(d: AppDeps): Hono {
@@ -30,7 +32,9 @@ export function createApp(d: AppDeps): Hono {
           await r.check();
           return [r.name, 'ok'] as const;
         } catch (err) {
-          return [r.name, (err as Error).message] as const;
+          // The reason (an address, a host name) is for the log, not for anyone who can reach us.
+          d.onCheckFailed?.(r.name, err as Error);
+          return [r.name, 'failed'] as const;
         }
       }),
     );

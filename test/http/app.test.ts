@@ -5,7 +5,7 @@ import { Secret } from '../../src/config/secret.ts';
 import { createApp } from '../../src/http/app.ts';
 import { probeHub } from '../../src/hub/reachability.ts';
 
-function app(over: { ready?: boolean; accepting?: boolean; token?: string } = {}) {
+function app(over: { ready?: boolean; accepting?: boolean; token?: string; failed?: string[] } = {}) {
   const registry = new Registry();
   return createApp({
     jwks: () => ({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'abc', kid: 'k1' }] }),
@@ -15,6 +15,7 @@ function app(over: { ready?: boolean; accepting?: boolean; token?: string } = {}
       { name: 'hub', check: async () => { if (over.ready === false) throw new Error('hub unreachable'); } },
     ],
     accepting: () => over.accepting ?? true,
+    onCheckFailed: (name, err) => over.failed?.push(`${name}: ${err.message}`),
   });
 }
 
@@ -29,9 +30,13 @@ describe('HTTP surface', () => {
   it('reports readiness per check, and 503 while draining', async () => {
     const ok = await app().request('/readyz');
     expect(ok.status).toBe(200);
-    const bad = await app({ ready: false }).request('/readyz');
+    const failed: string[] = [];
+    const bad = await app({ ready: false, failed }).request('/readyz');
     expect(bad.status).toBe(503);
-    expect(await bad.json()).toMatchObject({ ok: false, checks: { redis: 'ok', hub: 'hub unreachable' } });
+    const body = await bad.text();
+    expect(JSON.parse(body)).toMatchObject({ ok: false, checks: { redis: 'ok', hub: 'failed' } });
+    expect(body).not.toContain('hub unreachable'); // the reason goes to the log only
+    expect(failed).toEqual(['hub: hub unreachable']);
     expect((await app({ accepting: false }).request('/readyz')).status).toBe(503);
   });
 
