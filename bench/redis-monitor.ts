@@ -28,6 +28,8 @@ export function partOf(key: string, prefix: string): string {
     [/^owner:\{/, 'hub session owners'],
     [/^idem:/, 'idempotency keys'],
     [/^status:/, 'status log'],
+    [/^status-due$/, 'status reports due'],
+    [/^rate:/, 'rate limit'],
     [/^sig:\{[^}]*\}:sessions$/, 'signal sessions'],
     [/^sig:\{[^}]*\}:identities$/, 'signal identities'],
     [/^sig:\{[^}]*\}:account$/, 'signal account'],
