@@ -238,14 +238,22 @@ export class InboundHandler {
 
   async #receipt(conn: HubConnection, r: ReceiptStanza): Promise<void> {
     const user = conn.user;
-    conn.send({ kind: 'ack', class: 'receipt', id: r.id, type: r.type, ...(r.from ? { from: r.from } : {}), ...(r.participant ? { participant: r.participant } : {}) });
-    if (!r.from) return;
-    if (r.type === 'retry') return this.#answerRetry(conn, r);
+    const ack = () => conn.send({ kind: 'ack', class: 'receipt', id: r.id, type: r.type, ...(r.from ? { from: r.from } : {}), ...(r.participant ? { participant: r.participant } : {}) });
+    if (!r.from || r.type === 'retry') {
+      ack();
+      if (r.from) await this.#answerRetry(conn, r);
+      return;
+    }
+    // Acked once its statuses are stored: if Redis fails first, the hub sends the receipt again
+    // (a repeat of a stored state appends nothing, status-log.ts).
+    const statuses: MessageStatus[] = [];
     for (const id of [r.id, ...(r.list ?? [])]) {
       const state = r.type === 'delivery' ? 'delivered' : r.type;
       const s = await this.#o.statusLog.appendReceipt(id, this.#o.outbox.recordKey(user, id), { state, at: Date.now(), to: r.from, ...(r.participant ? { device: r.participant } : {}) });
-      if (s) this.#o.onStatus(user, s);
+      if (s) statuses.push(s);
     }
+    ack();
+    for (const s of statuses) this.#o.onStatus(user, s);
   }
 
   /**

@@ -3,6 +3,7 @@
 // - a Redis failure while decrypting/storing is not "undecryptable": the message must not be
 //   acked (nothing was stored; the hub redelivers it) and no retry receipt goes out; nor is a
 //   record sealed under a key this replica is not configured with (a config fault);
+// - a hub receipt is acked only once its status is stored (a Redis failure first: not acked);
 // - a message relabelled on the way (spec 5, 11) is acked and dropped, and its redelivery is a
 //   duplicate: no retry receipt, no "undecryptable" notice;
 // - a PreKey message from a contact whose identity key changed (reinstall) is an identity change
@@ -144,6 +145,20 @@ describe('inbound edge cases', () => {
     await handle(m);
     await until(() => receipted(m.id), 10_000, 'delivered on redelivery');
     expect(delivered.filter((d) => d.id === m.id).map((d) => d.text)).toEqual(['waits for the right keys']);
+  });
+
+  it('a hub receipt is acked only once its status is stored: a Redis failure first leaves it unacked', async () => {
+    const receipt = { kind: 'receipt', id: 'ours-0001', from: HUB_USER, participant: HUB_DEVICE, type: 'read', t: 1_700_000_100 } as unknown as IncomingMessage;
+    const append = statusLog.appendReceipt.bind(statusLog);
+    statusLog.appendReceipt = () => Promise.reject(new ReplyError("OOM command not allowed when used memory > 'maxmemory'."));
+    try {
+      await handle(receipt);
+      expect(acks('ours-0001')).toBe(0);
+    } finally {
+      statusLog.appendReceipt = append;
+    }
+    await handle(receipt); // the hub sends it again
+    expect(acks('ours-0001')).toBe(1);
   });
 
   it('a relabelled message is acked and dropped; its redelivery gets no retry receipt', async () => {
