@@ -7,6 +7,7 @@ import type { Connector, InboundMessage, Notice, OutboundMessage } from '../adap
 import type { Keyring } from './crypto/keyring.ts';
 import { storeMediaRef, type StoredMediaRef } from './delivery/outbox.ts';
 import { MediaError, type MediaService } from './media/index.ts';
+import { sanitizeFilename } from './media/filename.ts';
 import { newId, type MediaKind, type MediaRef } from './protocol/index.ts';
 import { SubmitError } from './submit-error.ts';
 
@@ -46,7 +47,9 @@ export class CoreMedia {
       if (!sealed) throw new SubmitError('media', 'no upload with this id (uploads are kept 24 h)');
       const ref = JSON.parse(this.#o.keyring.open(sealed, `${key}|data`).toString('utf8')) as StoredMediaRef;
       if (ref.kind !== m.kind) throw new SubmitError('media', `the upload is a ${ref.kind}, not a ${m.kind}`);
-      return { ...ref, ...(m.filename !== undefined ? { filename: m.filename } : {}), ...(m.caption !== undefined ? { caption: m.caption } : {}) };
+      // The name given now goes into <media filename> too: cleaned like the upload's own.
+      const filename = sanitizeFilename(m.filename);
+      return { ...ref, ...(filename !== undefined ? { filename } : {}), ...(m.caption !== undefined ? { caption: m.caption } : {}) };
     }
     const service = this.#o.media?.();
     if (!service) throw new SubmitError('media', 'media is not configured on this Causeway');
@@ -74,29 +77,43 @@ export class CoreMedia {
     const service = this.#o.media?.();
     const media = m.media as NonNullable<InboundMessage['media']>;
     if (!service) return c.deliver(m);
+    const withhold = async (err: MediaError, what: string): Promise<void> => {
+      this.#o.logger.warn({ user, peer: m.from, id: m.id, code: err.code }, `inbound media ${what}; not passed on`);
+      const { media: _bad, ...rest } = m;
+      const text = `An attachment (${media.kind}) from this contact ${what} (${err.code}) and was not passed on.`;
+      notice({ kind: 'message-withheld', user, peer: m.from, messageId: m.id, feature: media.kind, text });
+      if (rest.text !== undefined || media.caption !== undefined) await c.deliver({ ...rest, ...(rest.text === undefined && media.caption ? { text: media.caption } : {}) });
+    };
     let file;
     try {
       file = await service.fetchInbound(ref);
     } catch (err) {
       if (!(err instanceof MediaError) || err.retryable) throw err; // retried by the inbound queue
-      this.#o.logger.warn({ user, peer: m.from, id: m.id, code: err.code }, 'inbound media failed verification; not passed on');
-      const { media: _bad, ...rest } = m;
-      const text = `An attachment (${media.kind}) from this contact failed its integrity check (${err.code}) and was not passed on.`;
-      notice({ kind: 'message-withheld', user, peer: m.from, messageId: m.id, feature: media.kind, text });
-      if (rest.text !== undefined || media.caption !== undefined) await c.deliver({ ...rest, ...(rest.text === undefined && media.caption ? { text: media.caption } : {}) });
-      return;
+      return withhold(err, 'failed its integrity check');
     }
     try {
-      const hosted = await service.prepareOutbound({
-        kind: file.kind, declaredMime: file.mime, source: file.open(),
-        ...(file.filename !== undefined ? { filename: file.filename } : {}),
-        ...(file.caption !== undefined ? { caption: file.caption } : {}),
-      });
+      let hosted;
+      try {
+        hosted = await service.prepareOutbound({
+          kind: file.kind, declaredMime: file.mime, source: file.open(),
+          ...(file.filename !== undefined ? { filename: file.filename } : {}),
+          ...(file.caption !== undefined ? { caption: file.caption } : {}),
+        });
+      } catch (err) {
+        // Re-hosting checks the content as strictly as any outbound file (with check_inbound_mime
+        // off, a loosely labelled file is refused only here). A refusal will not change on a retry:
+        // thrown, the inbound queue would retry it to the end and then drop the message unseen.
+        if (!(err instanceof MediaError) || err.retryable) throw err;
+        return await withhold(err, 'is not a valid file of its kind');
+      }
       const h = hosted.ref;
+      const { filename: _raw, ...described } = media;
       await c.deliver({
         ...m,
         media: {
-          ...media,
+          // The sender's file name only as cleaned by the media service (no path, no bidi tricks).
+          ...described,
+          ...(file.filename !== undefined ? { filename: file.filename } : {}),
           mime: h.mime, size: h.size,
           // What the media service measured in the file beats what the hub sender declared.
           ...(h.width !== undefined ? { width: h.width } : {}),

@@ -21,7 +21,14 @@ export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return blocked.check(address, 'ipv4');
   if (family !== 6) return true;
-  const canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  // A zone (`fe80::1%eth0`, from getaddrinfo) says which link, not which address; URL rejects it,
+  // and a throw here would escape the DNS callback of publicOnlyLookup.
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${address.replace(/%.*$/s, '')}]/`).hostname.slice(1, -1);
+  } catch {
+    return true;
+  }
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
   if (mapped) {
     const hi = parseInt(mapped[1] ?? '0', 16);

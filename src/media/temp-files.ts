@@ -3,7 +3,7 @@
 // directory only this process's user can read (0700, files 0600) and are removed as soon as they
 // are handed over or refused.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,9 +17,25 @@ export class TempFiles {
 
   /** A fresh path in the private directory (the file itself is not created). */
   async path(label: string): Promise<string> {
-    this.#ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
+    this.#ready ??= this.#prepare();
     await this.#ready;
     return join(this.dir, `${label}-${randomBytes(12).toString('hex')}`);
+  }
+
+  /**
+   * Creates the directory, or checks the one that is there: mkdir keeps an existing directory as
+   * it is, so one made first by another local user (in a shared /tmp) could let that user swap a
+   * checked file before it is read. It must be a real directory of ours; it is made 0700.
+   */
+  async #prepare(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const s = await lstat(this.dir);
+    const uid = process.getuid?.();
+    if (!s.isDirectory() || (uid !== undefined && s.uid !== uid)) {
+      this.#ready = undefined;
+      throw new Error(`media temp directory ${this.dir} is not a directory owned by this process's user: refusing to use it`);
+    }
+    if ((s.mode & 0o077) !== 0) await chmod(this.dir, 0o700);
   }
 
   async remove(path: string): Promise<void> {
