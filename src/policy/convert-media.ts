@@ -23,6 +23,8 @@ function media(m: FeatureMedia | OutboundMedia, over: Partial<OutboundMedia> = {
   const out: OutboundMedia = { kind: m.kind, mime: m.mime };
   if (m.data !== undefined) out.data = m.data;
   if (m.url !== undefined) out.url = m.url;
+  // The message's own attachment may stand for a file uploaded ahead (CoreApi.uploadMedia).
+  if ('uploadId' in m && m.uploadId !== undefined) out.uploadId = m.uploadId;
   if (m.filename !== undefined) out.filename = m.filename;
   if (m.caption !== undefined) out.caption = m.caption;
   return { ...out, ...over };

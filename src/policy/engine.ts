@@ -88,6 +88,11 @@ function handleFeature(msg: OutboundMessage, feature: { name: string; data: unkn
         };
   }
   const f = check.feature;
+  // A deletion for the sender only has nothing for the recipient, whatever the rule (docs).
+  if (f.name === 'delete' && f.data.for_everyone === false) {
+    const c = deletion(f.data, optionsFor(rules, 'delete', 'outbound'), env);
+    if (c.kind !== 'converted') return { ...c, feature: f.name };
+  }
   const action = actionFor(rules, f.name, 'outbound');
   if (action === 'reject') {
     return { kind: 'reject', reason: f.name === 'view-once' ? 'view-once' : 'unsupported-in-interop', feature: f.name, message: rejectMessage(f.name) };
@@ -196,7 +201,12 @@ export function downgradeAfter406(msg: OutboundMessage, feature: string | undefi
     };
   }
   const { forced: _forced, resent: _resent, ...plain } = ctx;
-  const before = downgradeOutbound(msg, rules, plain);
+  // What was sent: decided while the hub was taken to carry `named` (the caller may already have
+  // learned the refusal, docs step 3, or a fresh `features` answer may list it as unsupported).
+  const hub = plain.hubFeatures ?? SPEC_FEATURES;
+  const { [named]: _refused, ...refusedBefore } = hub.refused;
+  const hubBefore: HubFeatures = { ...hub, refused: refusedBefore, unsupported: hub.unsupported.filter((n) => n !== named) };
+  const before = downgradeOutbound(msg, rules, { ...plain, hubFeatures: hubBefore });
   const sent = before.kind === 'send' ? before.message : msg;
   const after = downgradeOutbound(msg, rules, { ...plain, forced: named });
   if (after.kind !== 'send') return after;

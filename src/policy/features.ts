@@ -76,8 +76,9 @@ export const contactSchema = z.object({
     )
     .max(50)
     .optional(),
+  // XML text too: an email is written into the text form of the card (spec 11 `<text>`).
   emails: z
-    .array(z.string().max(254).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'))
+    .array(text(254).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'))
     .max(50)
     .optional(),
   organization: nonEmptyText(1024).optional(),
