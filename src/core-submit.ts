@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { MessageStatus, OutboundMessage, SubmitOutcome } from '../adapters/contract.ts';
 import type { PolicyConfig } from './config/policy-schema.ts';
-import type { FinalOutcome, OutboundRecord, Outbox, StoredMediaRef } from './delivery/outbox.ts';
+import type { FinalOutcome, OutboundRecord, Outbox, StoredMediaRef, Submitted } from './delivery/outbox.ts';
 import { downgradeAfter406, downgradeOutbound } from './policy/index.ts';
 import { parseAddress } from './protocol/index.ts';
 import { RedisScript } from './redis-script.ts';
@@ -96,7 +96,11 @@ export interface CoreSubmitOptions {
   prepareMedia: (media: NonNullable<OutboundMessage['media']>) => Promise<StoredMediaRef>;
   /** Sets a lane going whose head the write made. */
   kick: (j: { user: string; peer: string; id: string }) => void;
-  /** A status for the adapter (the policy's final failure). */
+  /**
+   * Hands the policy's final failure, as stored and marked due by the write (Outbox#submit), to the
+   * adapter at least once: OutboundDelivery#reportFinal, which clears the mark once the adapter took
+   * it (else a sweep reports it again).
+   */
   onStatus: (s: MessageStatus) => void;
   /** `limits.outbound_rate_per_user`; no limit (and no Redis call) when unset. */
   rateLimit?: OutboundRateLimit;
@@ -144,11 +148,11 @@ export class CoreSubmit {
       c instanceof SubmitError || c.kind === 'repeat' ? Promise.resolve(c) : refusal(() => this.#prepare(adapterId, c)));
     const writes = prepared.filter((p): p is Extract<Prepared, { kind: 'write' }> => !(p instanceof SubmitError) && p.kind === 'write');
     const written = await this.#o.outbox.submitMany(writes.map((p) => ({ record: p.record, ...(p.final ? { final: p.final } : {}) })));
-    const byWrite = new Map(writes.map((p, i) => [p, written[i] as { id: string; duplicate: boolean; head: boolean }]));
+    const byWrite = new Map(writes.map((p, i) => [p, written[i] as Submitted]));
     return prepared.map((p): SubmitOutcome => {
       if (p instanceof SubmitError) return { refused: { field: p.field, message: p.message } };
       if (p.kind === 'repeat') return { messageId: p.messageId, duplicate: true };
-      return this.#accepted(p, byWrite.get(p) as { id: string; duplicate: boolean; head: boolean });
+      return this.#accepted(p, byWrite.get(p) as Submitted);
     });
   }
 
@@ -229,11 +233,14 @@ export class CoreSubmit {
     };
   }
 
-  /** After the outbox write: the policy's final status is reported, or the lane is set going. */
-  #accepted(p: Extract<Prepared, { kind: 'write' }>, r: { id: string; duplicate: boolean; head: boolean }): { messageId: string; duplicate: boolean } {
+  /**
+   * After the outbox write: the policy's final status is reported (the one stored, so that a sweep's
+   * re-report is the same status), or the lane is set going.
+   */
+  #accepted(p: Extract<Prepared, { kind: 'write' }>, r: Submitted): { messageId: string; duplicate: boolean } {
     const { m, final } = p;
     if (final) {
-      if (!r.duplicate) this.#o.onStatus({ messageId: r.id, idempotencyKey: m.idempotencyKey, from: m.from, to: m.to, state: 'failed', at: Date.now(), reason: final.reason, message: final.message, certain: true });
+      if (r.failed) this.#o.onStatus(r.failed);
     } else if (!r.duplicate && r.head) this.#o.kick({ user: p.user, peer: m.to, id: r.id });
     return { messageId: r.id, duplicate: r.duplicate };
   }

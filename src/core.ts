@@ -125,7 +125,7 @@ export class Core implements CoreApi {
       statuses: (adapterId, keyOrId) => this.statuses(adapterId, keyOrId),
       prepareMedia: (media) => this.#media.prepare(media),
       kick: (j) => this.outbound.kick(j),
-      onStatus: (s) => this.#status(s),
+      onStatus: (s) => this.outbound.reportFinal(s),
       ...(o.outboundRate ? { rateLimit: new OutboundRateLimit(o.redis, o.prefix, o.outboundRate) } : {}),
     });
   }

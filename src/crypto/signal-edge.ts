@@ -49,7 +49,9 @@ function preKeyBundle(b: KeyBundle): PreKeyBundle {
 /**
  * Runs under the locks on all the ciphertexts a unit of several devices made (by device address),
  * before COMMIT: the writes it returns are applied by COMMIT with the ratchet steps, atomically
- * (unit-writes.ts). If it throws, the ratchet steps are still committed and its writes are not.
+ * (unit-writes.ts), and their `committed` then says which set-if-absent fields were kept as
+ * another holder stored them. If it throws, the ratchet steps are still committed and its writes
+ * are not.
  */
 export type AfterEncryptAll = (encs: ReadonlyMap<string, Encrypted>) => UnitWrites | undefined;
 

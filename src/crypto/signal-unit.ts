@@ -11,7 +11,8 @@
 // produced it are one atomic write: a guard (a hash field ACQUIRE reads first; once set, the unit
 // takes no lock, reads nothing else and writes nothing — inbound dedup) and staged writes (hash
 // fields with a TTL, set unconditionally or only if absent, sorted-set entries) that COMMIT applies
-// under the same lock check.
+// under the same lock check; its reply says which set-if-absent fields were found set (UnitWrites
+// `committed`), so a caller can use what another holder stored first.
 //
 // Everything stays sealed at rest: blobs are opened in process (AAD `${redisKey}|${field}`,
 // keyring.ts) and sealed before COMMIT. All keys, the locks included, are under the user's hash tag.
@@ -41,7 +42,9 @@ return {1, redis.call('hmget', KEYS[n + 1], unpack(fields)), redis.call('hmget',
 // KEYS: n locks, sessions, identities, prekeys, kyber, account, then one per staged write.
 // ARGV: token, n, per peer (field, sealed session or '', sealed identity or ''), used prekey ids,
 // used Kyber ids (comma-separated), then the staged writes: 'z', score, member | 'h' (HSET) or 'n'
-// (HSETNX of each field), pairs, ttl s or 0, f1, v1… Staged writes go first, sorted sets before hashes: Redis does not roll a failing
+// (HSETNX of each field), pairs, ttl s or 0, f1, v1… → 0 when a lock is no longer ours, else
+// {1, HSETNX's answer for each 'n' field in order}: whether it was written (Staged#committed).
+// Staged writes go first, sorted sets before hashes: Redis does not roll a failing
 // script back, and in that order a failure part-way leaves at worst an index entry without its
 // record, never a record without its index entry, nor a ratchet step without the record it
 // produced. When a lock is no longer ours nothing is written, and the locks still ours are freed
@@ -57,7 +60,7 @@ if held < n then
   end
   return 0
 end
-local k, i = n + 6, 3 * n + 5
+local k, i, nx = n + 6, 3 * n + 5, {}
 while i <= #ARGV do
   if ARGV[i] == 'z' then
     redis.call('zadd', KEYS[k], ARGV[i + 1], ARGV[i + 2])
@@ -65,7 +68,7 @@ while i <= #ARGV do
   else
     local m = tonumber(ARGV[i + 1])
     if ARGV[i] == 'n' then
-      for f = i + 3, i + 1 + 2 * m, 2 do redis.call('hsetnx', KEYS[k], ARGV[f], ARGV[f + 1]) end
+      for f = i + 3, i + 1 + 2 * m, 2 do nx[#nx + 1] = redis.call('hsetnx', KEYS[k], ARGV[f], ARGV[f + 1]) end
     else
       redis.call('hset', KEYS[k], unpack(ARGV, i + 3, i + 2 + 2 * m))
     end
@@ -83,7 +86,7 @@ for id in string.gmatch(ARGV[3 * n + 4], '[^,]+') do
   if redis.call('hexists', KEYS[n + 5], 'kyber-lr-' .. id) == 0 then redis.call('hdel', KEYS[n + 4], id) end
 end
 for j = 1, n do redis.call('del', KEYS[j]) end
-return 1`;
+return {1, nx}`;
 
 /** A lock expired (the operation outlived its TTL) and nothing was written: the operation failed. */
 export class LockLostError extends Error {
@@ -177,9 +180,11 @@ export class SignalUnit implements LockIo<SignalUnit> {
     }
     const keys = [...lockKeys, h.sessions.key, h.identities.key, h.prekeys.key, h.kyber.key, h.account.key, ...this.#staged.keys];
     const args = [token, String(lockKeys.length), ...perPeer, s.usedPreKeys.join(','), s.usedKyber.join(','), ...this.#staged.args];
-    const done = await commitScript.run(h.sessions.redis, keys, args);
-    if (done !== 1 && writes) {
-      throw new LockLostError(`a lock of ${[...s.peers.keys()].join(', ')} expired before the operation finished; nothing was saved`);
+    const done = (await commitScript.run(h.sessions.redis, keys, args)) as [1, number[]] | 0;
+    if (done === 0) {
+      if (writes) throw new LockLostError(`a lock of ${[...s.peers.keys()].join(', ')} expired before the operation finished; nothing was saved`);
+      return;
     }
+    this.#staged.committed(done[1]);
   }
 }

@@ -22,6 +22,18 @@ export interface UnitWrites {
   hashes?: Array<{ key: string; fields: Record<string, string | Buffer>; ttlS?: number; nx?: boolean }>;
   /** ZADD of `member` with `score` to the sorted set `key`. */
   zadds?: Array<{ key: string; score: number; member: string }>;
+  /**
+   * Called once COMMIT applied these writes (never when it wrote nothing), with the fields of their
+   * `nx` hash writes that were already set and so kept their value; empty when all were written.
+   * Read from COMMIT's reply: no round trip of its own. Must not throw (the locks are gone by then).
+   */
+  committed?: (kept: KeptField[]) => void;
+}
+
+/** A field of an `nx` hash write that COMMIT found set: another value stayed in it. */
+export interface KeptField {
+  key: string;
+  field: string;
 }
 
 /**
@@ -31,6 +43,9 @@ export interface UnitWrites {
 export class Staged {
   readonly #z = { keys: [] as string[], args: [] as Array<string | Buffer> };
   readonly #h = { keys: [] as string[], args: [] as Array<string | Buffer> };
+  /** Each `nx` field in the order COMMIT answers for them, with the `committed` of its writes. */
+  readonly #nx: Array<KeptField & { of: number }> = [];
+  readonly #committed: Array<UnitWrites['committed']> = [];
 
   add(w: UnitWrites): void {
     for (const z of w.zadds ?? []) {
@@ -46,11 +61,18 @@ export class Staged {
       this.#z.keys.push(z.key);
       this.#z.args.push('z', String(z.score), z.member);
     }
+    const of = this.#committed.push(w.committed) - 1;
     for (const h of w.hashes ?? []) {
       const pairs = Object.entries(h.fields);
       this.#h.keys.push(h.key);
       this.#h.args.push(h.nx ? 'n' : 'h', String(pairs.length), String(h.ttlS ?? 0), ...pairs.flat());
+      if (h.nx) for (const [field] of pairs) this.#nx.push({ key: h.key, field, of });
     }
+  }
+
+  /** COMMIT applied the writes; `set`: its reply, 1 per `nx` field written, 0 per one kept. */
+  committed(set: number[]): void {
+    this.#committed.forEach((f, i) => f?.(this.#nx.filter((x, j) => x.of === i && set[j] === 0).map(({ key, field }) => ({ key, field }))));
   }
 
   get keys(): string[] {

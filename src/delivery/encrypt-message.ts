@@ -32,7 +32,8 @@ export function contentOf(r: OutboundRecord): Content {
 
 /**
  * `complete`, when given, runs under the locks of the unit that makes the message's last ciphertexts,
- * with the whole message; its writes are committed with that unit (see AfterEncryptAll).
+ * with the whole message; its writes are committed with that unit (see AfterEncryptAll), and their
+ * `committed` has run by the time this resolves.
  */
 export async function encryptMessage(
   conn: HubConnection,

@@ -155,13 +155,21 @@ export class OutboundAttempt {
       // The stanza is built and stored (spec 4: before its first send) by the Signal unit that
       // makes its last ciphertext, in that unit's COMMIT: no round trip of its own.
       let frame: string | undefined;
+      const ours = { kept: false };
       const msg = await encryptMessage(conn, this.#o.edge, store, local, r, await this.#o.devices.get(conn, r.peer), (m) => {
         frame = buildStanza(m);
-        return this.#o.outbox.frameWrites(user, r.id, frame);
+        return { ...this.#o.outbox.frameWrites(user, r.id, frame), committed: (kept) => void (ours.kept = kept.length > 0) };
       });
       // encryptMessage returns only once the unit that completed the message has run `complete`.
       if (frame === undefined) throw new Error(`message ${msg.id} was encrypted but never completed`);
-      return frame;
+      if (!ours.kept) return frame;
+      // Another holder of the lane (ours lapsed mid-encrypt) stored its frame first and may have
+      // sent it: the hub refuses any other body under this id (spec 4), so that one is sent.
+      const stored = await this.#o.outbox.storedFrame(user, r.id);
+      // Dropped since (that holder's 409 or 406): the id is unused again; encrypt afresh next time.
+      if (stored === undefined) throw new Error(`the stored frame of ${r.id} was dropped while it was encrypted again; will retry`);
+      this.#counters.storedFrameResends++;
+      return stored;
     } catch (err) {
       if (err instanceof NoDevicesError) throw new PermanentFailure('no-devices', err.message);
       if (LibSignalErrorBase.is(err, ErrorCode.UntrustedIdentity)) {

@@ -6,7 +6,8 @@
 // One attempt and spec 4's ack table are in outbound-attempt.ts.
 //
 // A final status (sent, failed) is reported at least once: the finish script also marks it due
-// (StatusLog#dueKey, no round trip of its own), the worker clears the marks of the statuses the
+// (StatusLog#dueKey, no round trip of its own; the submit scripts do so for a message the policy
+// ended, reported through `reportFinal`), the worker clears the marks of the statuses the
 // adapter took in batches (one command per batch), and the sweep reports again, from the status
 // log, those due for longer than `statusRedoMs` (a process killed between the finish and the
 // report, or an adapter that refused it).
@@ -215,6 +216,14 @@ export class OutboundDelivery {
     await Promise.race([Promise.allSettled(this.#reporting), new Promise<void>((r) => (timer = setTimeout(r, Math.min(graceMs, 5000))))]);
     clearTimeout(timer);
     await this.#flushReported();
+  }
+
+  /**
+   * Hands a final status recorded elsewhere and marked due by the script that recorded it (a submit
+   * the policy ended, Outbox#submit) to the adapter, at least once: as the worker's own (#report).
+   */
+  reportFinal(s: MessageStatus): void {
+    this.#report(s);
   }
 
   /** Hands a final status to the adapter; once it took it, the status is cleared in the next batch. */

@@ -4,26 +4,36 @@
 import { RedisScript } from '../redis-script.ts';
 import { STATUS_RETENTION_S } from './status-log.ts';
 
-// KEYS: idempotency key, record, status list, lane, lanes. ARGV: idempotency value, keep s, sealed
-// record, queued status, id, lane name. → {0, existing value} when the key was taken; else the
-// message is written and appended to its lane: {1, lane head}.
+// KEYS: idempotency key, record, status list, lane, lanes, statuses due. ARGV: idempotency value,
+// keep s, sealed record, queued status, id, lane name, failed status ('' unless the policy ended
+// it), now ms. → {0, existing value} when the key was taken; else the message is written and
+// appended to its lane: {1, lane head}; or, ended by the policy, written with its failed status,
+// due for its report to the adapter (StatusLog#dueKey) as FINISH makes a final status, and no lane
+// entry: {2, false}.
 export const SUBMIT = new RedisScript(`if not redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then return {0, redis.call('get', KEYS[1])} end
-redis.call('hset', KEYS[2], 'data', ARGV[3], 'state', 'queued', 'attempts', 0)
+local failed = ARGV[7]
+redis.call('hset', KEYS[2], 'data', ARGV[3], 'state', failed == '' and 'queued' or 'failed', 'attempts', 0)
 redis.call('expire', KEYS[2], ARGV[2])
 redis.call('rpush', KEYS[3], ARGV[4])
+if failed ~= '' then
+  redis.call('rpush', KEYS[3], failed)
+  redis.call('expire', KEYS[3], ${STATUS_RETENTION_S})
+  redis.call('zadd', KEYS[6], ARGV[8], ARGV[5])
+  return {2, false}
+end
 redis.call('expire', KEYS[3], ${STATUS_RETENTION_S})
 redis.call('rpush', KEYS[4], ARGV[5])
 redis.call('sadd', KEYS[5], ARGV[6])
 return {1, redis.call('lindex', KEYS[4], 0)}`);
 
-// KEYS: lanes, then per message: idempotency key, record, status list, lane. ARGV: keep s, then per
-// message: idempotency value, sealed record, queued status, id, lane name, failed status ('' unless
-// the policy ended it). Per message, in order, as SUBMIT (and Outbox#write for a final outcome):
+// KEYS: lanes, statuses due, then per message: idempotency key, record, status list, lane. ARGV:
+// keep s, now ms, then per message: idempotency value, sealed record, queued status, id, lane name,
+// failed status ('' unless the policy ended it). Per message, in order, as SUBMIT:
 // {0, existing value} when the key was taken; {1, 1 if it is its lane's head} when queued;
-// {2, 0} when recorded as failed.
+// {2, 0} when recorded as failed (and due for its report).
 export const SUBMIT_MANY = new RedisScript(`local out = {}
-for i = 0, (#KEYS - 1) / 4 - 1 do
-  local k, a = 1 + 4 * i, 1 + 6 * i
+for i = 0, (#KEYS - 2) / 4 - 1 do
+  local k, a = 2 + 4 * i, 2 + 6 * i
   local idem, rec, st, lane = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   if not redis.call('set', idem, ARGV[a + 1], 'EX', ARGV[1], 'NX') then
     out[i + 1] = {0, redis.call('get', idem)}
@@ -40,6 +50,7 @@ for i = 0, (#KEYS - 1) / 4 - 1 do
     else
       redis.call('rpush', st, failed)
       redis.call('expire', st, ${STATUS_RETENTION_S})
+      redis.call('zadd', KEYS[2], ARGV[2], ARGV[a + 4])
       out[i + 1] = {2, 0}
     end
   end

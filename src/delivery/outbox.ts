@@ -69,6 +69,18 @@ export interface FinalOutcome {
   message: string;
 }
 
+/** What `submit` made of a message. */
+export interface Submitted {
+  id: string;
+  duplicate: boolean;
+  head: boolean;
+  /**
+   * The final status written with a FinalOutcome, as stored: due for its report to the adapter
+   * (StatusLog#dueKey) until the caller's report is confirmed. Absent for a repeat.
+   */
+  failed?: MessageStatus;
+}
+
 export type OutboundState = 'queued' | 'sent' | 'failed';
 
 /** A loaded record (Outbox#load), or one loaded for a delivery attempt under the lane's lease (Outbox#claim). */
@@ -114,21 +126,18 @@ export class Outbox {
 
   /**
    * Accepts a message durably; the caller then makes sure the lane is being worked on. A fresh
-   * key is claimed and the message written in one script (one round trip, all or nothing).
+   * key is claimed and the message written in one script (one round trip, all or nothing); one
+   * with a final outcome is written with its failed status, due for its report (Submitted#failed).
    */
-  async submit(r: Omit<OutboundRecord, 'id' | 't'>, final?: FinalOutcome): Promise<{ id: string; duplicate: boolean; head: boolean }> {
+  async submit(r: Omit<OutboundRecord, 'id' | 't'>, final?: FinalOutcome): Promise<Submitted> {
     const idem = this.idemKey(r.adapterId, r.idempotencyKey);
-    if (!final) {
-      const id = newId();
-      const w = this.#writing(r, id);
-      const res = (await SUBMIT.run(this.#redis, [idem, w.key, this.#status.key(id), this.laneKey(r.user, r.peer), this.lanesKey], [
-        `${r.user}|${id}`, IDEMPOTENCE_S, w.data, JSON.stringify(w.status), id, `${r.user}|${r.peer}`,
-      ])) as [number, Buffer | null];
-      if (res[0] === 1) return { id, duplicate: false, head: res[1]?.toString() === id };
-    } else {
-      const id = newId();
-      if ((await this.#redis.set(idem, `${r.user}|${id}`, 'EX', IDEMPOTENCE_S, 'NX')) === 'OK') return this.#write(r, id, final);
-    }
+    const id = newId();
+    const w = this.#writing(r, id, final);
+    const res = (await SUBMIT.run(this.#redis, [idem, w.key, this.#status.key(id), this.laneKey(r.user, r.peer), this.lanesKey, this.#status.dueKey], [
+      `${r.user}|${id}`, IDEMPOTENCE_S, w.data, JSON.stringify(w.status), id, `${r.user}|${r.peer}`, w.failed ? JSON.stringify(w.failed) : '', Date.now(),
+    ])) as [number, Buffer | null];
+    if (res[0] === 1) return { id, duplicate: false, head: res[1]?.toString() === id };
+    if (res[0] === 2 && w.failed) return { id, duplicate: false, head: false, failed: w.failed };
     const existing = await this.#redis.get(idem);
     const [user, prior] = (existing ?? '').split('|');
     if (user && prior && (await this.#accepted(user, prior))) return { id: prior, duplicate: true, head: false };
@@ -142,20 +151,22 @@ export class Outbox {
    * in the given order, so messages of one conversation keep it. Keys already claimed are answered
    * as `submit` answers them (a repeat, or the record of an interrupted claim written now).
    */
-  async submitMany(items: ReadonlyArray<{ record: Omit<OutboundRecord, 'id' | 't'>; final?: FinalOutcome }>): Promise<Array<{ id: string; duplicate: boolean; head: boolean }>> {
+  async submitMany(items: ReadonlyArray<{ record: Omit<OutboundRecord, 'id' | 't'>; final?: FinalOutcome }>): Promise<Submitted[]> {
     if (items.length === 0) return [];
-    const keys = [this.lanesKey];
-    const args: Array<string | number | Buffer> = [IDEMPOTENCE_S];
-    const ids = items.map(({ record: r, final }) => {
+    const keys = [this.lanesKey, this.#status.dueKey];
+    const args: Array<string | number | Buffer> = [IDEMPOTENCE_S, Date.now()];
+    const ws = items.map(({ record: r, final }) => {
       const id = newId();
-      const w = this.#writing(r, id);
-      const failed = final ? JSON.stringify({ ...w.status, state: 'failed', reason: final.reason, message: final.message, certain: true }) : '';
+      const w = this.#writing(r, id, final);
       keys.push(this.idemKey(r.adapterId, r.idempotencyKey), w.key, this.#status.key(id), this.laneKey(r.user, r.peer));
-      args.push(`${r.user}|${id}`, w.data, JSON.stringify(w.status), id, `${r.user}|${r.peer}`, failed);
-      return id;
+      args.push(`${r.user}|${id}`, w.data, JSON.stringify(w.status), id, `${r.user}|${r.peer}`, w.failed ? JSON.stringify(w.failed) : '');
+      return { id, failed: w.failed };
     });
     const res = (await SUBMIT_MANY.run(this.#redis, keys, args)) as Array<[number, number | Buffer | null]>;
-    const out = res.map(([written, head], i) => ({ id: ids[i] as string, duplicate: written === 0, head: written === 1 && head === 1 }));
+    const out = res.map(([written, head], i): Submitted => {
+      const { id, failed } = ws[i] as (typeof ws)[number];
+      return { id, duplicate: written === 0, head: written === 1 && head === 1, ...(written === 2 && failed ? { failed } : {}) };
+    });
     // Keys that were taken: whether their record exists, for all of them in one round trip.
     const taken = out.flatMap((o, i) => (o.duplicate ? [{ i, value: (res[i]?.[1] ?? '').toString() }] : []));
     if (taken.length === 0) return out;
@@ -182,26 +193,31 @@ export class Outbox {
     return (await this.#redis.exists(this.recordKey(user, id), this.#status.key(id))) > 0;
   }
 
-  #writing(r: Omit<OutboundRecord, 'id' | 't'>, id: string): { key: string; data: Buffer; status: MessageStatus } {
+  /** The sealed record and its queued status; with a final outcome, its failed status too. */
+  #writing(r: Omit<OutboundRecord, 'id' | 't'>, id: string, final?: FinalOutcome): { key: string; data: Buffer; status: MessageStatus; failed?: MessageStatus } {
     const now = Date.now();
     const record: OutboundRecord = { ...r, id, t: Math.floor(now / 1000), submittedAt: now };
     const key = this.recordKey(r.user, id);
     const status: MessageStatus = { messageId: id, idempotencyKey: r.idempotencyKey, from: r.from, to: r.peer, state: 'queued', at: now };
-    return { key, data: this.#ring.seal(Buffer.from(JSON.stringify(record)), `${key}|data`), status };
+    const data = this.#ring.seal(Buffer.from(JSON.stringify(record)), `${key}|data`);
+    if (!final) return { key, data, status };
+    return { key, data, status, failed: { ...status, state: 'failed', reason: final.reason, message: final.message, certain: true } };
   }
 
   /** Writes the record of a message whose idempotency key is already claimed for `id`. */
-  async #write(r: Omit<OutboundRecord, 'id' | 't'>, id: string, final?: FinalOutcome): Promise<{ id: string; duplicate: boolean; head: boolean }> {
-    const w = this.#writing(r, id);
+  async #write(r: Omit<OutboundRecord, 'id' | 't'>, id: string, final?: FinalOutcome): Promise<Submitted> {
+    const w = this.#writing(r, id, final);
     const lane = this.laneKey(r.user, r.peer);
     const m = this.#redis.multi();
     m.hset(w.key, { data: w.data, state: final ? 'failed' : 'queued', attempts: 0 });
     m.expire(w.key, IDEMPOTENCE_S);
     this.#status.append(w.status, m);
-    if (final) {
-      this.#status.append({ ...w.status, state: 'failed', reason: final.reason, message: final.message, certain: true }, m);
+    if (w.failed) {
+      // Due for its report with its write, as SUBMIT makes it.
+      this.#status.append(w.failed, m);
+      m.zadd(this.#status.dueKey, Date.now(), id);
       await m.exec();
-      return { id, duplicate: false, head: false };
+      return { id, duplicate: false, head: false, failed: w.failed };
     }
     m.rpush(lane, id);
     m.sadd(this.lanesKey, `${r.user}|${r.peer}`);
@@ -277,6 +293,13 @@ export class Outbox {
     // Set only if absent: another holder of the lane (its lease lapsed) may have stored, and sent,
     // its own frame first; that one stays, since only it can be resent byte-identical (spec 4).
     return { hashes: [{ key, fields: { frame: this.#ring.seal(Buffer.from(frame, 'utf8'), `${key}|frame`) }, nx: true }] };
+  }
+
+  /** The stored frame, if any (one whose `frameWrites` found another stored first: that one is sent). */
+  async storedFrame(user: string, id: string): Promise<string | undefined> {
+    const key = this.recordKey(user, id);
+    const sealed = await this.#redis.hgetBuffer(key, 'frame');
+    return sealed ? this.#ring.open(sealed, `${key}|frame`).toString('utf8') : undefined;
   }
 
   /** Replaces the sealed record (a 406 downgrade); the stored frame goes too. */

@@ -62,7 +62,8 @@ export class StatusLog {
   /**
    * Final statuses (sent, failed) not yet confirmed as handed to the adapter: message id → when it
    * was recorded or last taken for a report (ms). The script that records one adds it (Outbox's
-   * FINISH); the outbound worker removes it once the adapter's `status` resolved.
+   * FINISH; SUBMIT and SUBMIT_MANY for a message the policy ended); the outbound worker removes it
+   * once the adapter's `status` resolved.
    */
   get dueKey(): string {
     return `${this.#prefix}:status-due`;
