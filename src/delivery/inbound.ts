@@ -247,9 +247,10 @@ export class InboundHandler {
     // Acked once its statuses are stored: if Redis fails first, the hub sends the receipt again
     // (a repeat of a stored state appends nothing, status-log.ts).
     const statuses: MessageStatus[] = [];
+    const sender = user.slice(0, user.indexOf('@')); // statuses name our user by its local id
     for (const id of [r.id, ...(r.list ?? [])]) {
       const state = r.type === 'delivery' ? 'delivered' : r.type;
-      const s = await this.#o.statusLog.appendReceipt(id, this.#o.outbox.recordKey(user, id), { state, at: Date.now(), to: r.from, ...(r.participant ? { device: r.participant } : {}) });
+      const s = await this.#o.statusLog.appendReceipt(id, this.#o.outbox.recordKey(user, id), sender, { state, at: Date.now(), to: r.from, ...(r.participant ? { device: r.participant } : {}) });
       if (s) statuses.push(s);
     }
     ack();

@@ -107,14 +107,12 @@ export class StatusLog {
 
   /**
    * A receipt's status for the message `messageId` whose record would be `recordKey` (the record of
-   * the user whose session the receipt came on, under that user's hash tag), in one round trip
-   * without opening the sealed record; undefined when nothing is appended (see APPEND_RECEIPT: not
-   * from the recipient, not this user's message, unknown, or a repeat).
+   * the user whose session the receipt came on, whose local id is `sender`, as statuses name it),
+   * in one round trip without opening the sealed record; undefined when nothing is appended (see
+   * APPEND_RECEIPT: not from the recipient, not this user's message, unknown, or a repeat).
    */
-  async appendReceipt(messageId: string, recordKey: string, r: ReceiptStatus): Promise<MessageStatus | undefined> {
-    // The user is the record key's hash tag (outbox.ts); statuses name the sender by its local id.
-    const local = /\{([^@}]*)@[^}]*\}/.exec(recordKey)?.[1] ?? '';
-    const j = (await APPEND_RECEIPT.run(this.#redis, [recordKey, this.key(messageId)], [r.state, r.at, r.to, r.device ?? '', local])) as Buffer | null;
+  async appendReceipt(messageId: string, recordKey: string, sender: string, r: ReceiptStatus): Promise<MessageStatus | undefined> {
+    const j = (await APPEND_RECEIPT.run(this.#redis, [recordKey, this.key(messageId)], [r.state, r.at, r.to, r.device ?? '', sender])) as Buffer | null;
     return j ? (JSON.parse(j.toString('utf8')) as MessageStatus) : undefined;
   }
 
