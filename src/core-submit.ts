@@ -195,10 +195,16 @@ export class CoreSubmit {
     if (m.text !== undefined && Buffer.byteLength(m.text, 'utf8') > this.#o.maxTextBytes) throw new SubmitError('text', `is longer than ${this.#o.maxTextBytes} bytes`);
     if (!(await this.#o.isEnabled(user))) throw new SubmitError('from', 'has not opted in to third-party chats');
     if (this.#o.rateLimit) {
-      const prior = await this.#o.statuses(adapterId, m.idempotencyKey);
-      if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { kind: 'repeat', messageId: prior[0].messageId };
+      const messageId = await this.#repeatOf(adapterId, m);
+      if (messageId !== undefined) return { kind: 'repeat', messageId };
     }
     return { kind: 'checked', m, user };
+  }
+
+  /** The message id an accepted idempotency key names, if `m` repeats one (its status history). */
+  async #repeatOf(adapterId: string, m: OutboundMessage): Promise<string | undefined> {
+    const prior = await this.#o.statuses(adapterId, m.idempotencyKey);
+    return prior?.[0]?.idempotencyKey === m.idempotencyKey ? prior[0].messageId : undefined;
   }
 
   /** Applies the policy and media pipeline to a checked message; throws SubmitError for the sender's errors. */
@@ -213,10 +219,8 @@ export class CoreSubmit {
     if (d.message.media !== undefined) {
       // A repeat of an accepted key must not encrypt and host the file again (#check looked already
       // when there is a rate limit).
-      if (!this.#o.rateLimit) {
-        const prior = await this.#o.statuses(adapterId, m.idempotencyKey);
-        if (prior?.[0]?.idempotencyKey === m.idempotencyKey) return { kind: 'repeat', messageId: prior[0].messageId };
-      }
+      const messageId = this.#o.rateLimit ? undefined : await this.#repeatOf(adapterId, m);
+      if (messageId !== undefined) return { kind: 'repeat', messageId };
       media = await this.#o.prepareMedia(d.message.media);
     }
     const { media: _media, ...message } = d.message;
