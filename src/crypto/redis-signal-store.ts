@@ -24,16 +24,8 @@ import {
   type Uuid,
 } from '@signalapp/libsignal-client';
 import type { Redis } from 'ioredis';
-import { RedisScript } from '../redis-script.ts';
 import type { Keyring } from './keyring.ts';
-import { SealedHash } from './sealed-hash.ts';
-
-// Sets a field only if it still holds the blob that was read ('' for absent; a sealed blob is never
-// empty). Sealed blobs carry a random nonce, so equal bytes mean nobody wrote in between.
-const SET_IF_SAME = new RedisScript(`local cur = redis.call('hget', KEYS[1], ARGV[1])
-if (cur or '') ~= ARGV[2] then return 0 end
-redis.call('hset', KEYS[1], ARGV[1], ARGV[3])
-return 1`);
+import { SealedHash, setIfUnchanged } from './sealed-hash.ts';
 
 export class MissingKeyError extends Error {
   override readonly name = 'MissingKeyError';
@@ -269,7 +261,7 @@ export class RedisSignalStore {
       const value = next(blob ? h.open(name, blob).readUInt32BE(0) : undefined);
       const b = Buffer.alloc(4);
       b.writeUInt32BE(value, 0);
-      if ((await SET_IF_SAME.run(h.redis, [h.key], [name, blob ?? '', h.seal(name, b)])) === 1) return value;
+      if (await setIfUnchanged(h.redis, h.key, name, blob, h.seal(name, b))) return value;
     }
     throw new Error(`marker ${name} of ${this.user} kept changing`);
   }

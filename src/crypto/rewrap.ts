@@ -3,10 +3,8 @@
 // walk over the hashes under the prefix finds them all. A field is replaced only if it still holds
 // the value that was read (compare-and-set in Lua), so records written meanwhile are never lost.
 import type { Redis } from 'ioredis';
-import type { Keyring} from './keyring.ts';
-import { KeyringError } from './keyring.ts';
-
-const SET_IF_UNCHANGED = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('hset', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0`;
+import { KeyNotConfiguredError, KeyringError, type Keyring } from './keyring.ts';
+import { setIfUnchanged } from './sealed-hash.ts';
 
 export interface RewrapReport {
   hashes: number;
@@ -44,7 +42,7 @@ async function rewrapField(redis: Redis, ring: Keyring, key: string, field: stri
     try {
       fresh = ring.rewrap(value, `${key}|${field}`);
     } catch (err) {
-      if (err instanceof KeyringError && /not configured/.test(err.message)) report.unknownKey.push({ key, field, kid });
+      if (err instanceof KeyNotConfiguredError) report.unknownKey.push({ key, field, kid });
       return; // a plain value that only looks sealed fails authentication: leave it
     }
     if (!fresh) return;
@@ -52,7 +50,7 @@ async function rewrapField(redis: Redis, ring: Keyring, key: string, field: stri
       report.rewrapped++;
       return;
     }
-    if (((await redis.eval(SET_IF_UNCHANGED, 1, key, field, value, fresh)) as number) === 1) {
+    if (await setIfUnchanged(redis, key, field, value, fresh)) {
       report.rewrapped++;
       return;
     }

@@ -1,7 +1,20 @@
 // One Redis hash of sealed records: every value is sealed with the Keyring, its Redis key and
 // field as associated data (keyring.ts), so a value cannot be moved to another slot unnoticed.
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../redis-script.ts';
 import type { Keyring } from './keyring.ts';
+
+// Sets a field only if it still holds what was read ('' for absent; a sealed blob is never empty).
+// Sealed blobs carry a random nonce, so equal bytes mean nobody wrote in between.
+const SET_IF_UNCHANGED = new RedisScript(`local cur = redis.call('hget', KEYS[1], ARGV[1])
+if (cur or '') ~= ARGV[2] then return 0 end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[3])
+return 1`);
+
+/** Compare-and-set of one hash field: writes `value` only if the field still holds `read` (null: absent). */
+export async function setIfUnchanged(redis: Redis, key: string, field: string, read: Buffer | null, value: Buffer): Promise<boolean> {
+  return (await SET_IF_UNCHANGED.run(redis, [key], [field, read ?? '', value])) === 1;
+}
 
 /** Sealed hash access shared by the Signal stores and the unit of work (signal-unit.ts). */
 export class SealedHash {

@@ -23,13 +23,15 @@ describe('rewrapAll against a writer on the old key', () => {
     let raced = false;
     const racing = new Proxy(redis, {
       get(target, prop, receiver) {
-        if (prop === 'eval') {
+        // The compare-and-set is a script (src/redis-script.ts: EVALSHA, EVAL when not loaded).
+        if (prop === 'evalshaBuffer' || prop === 'evalBuffer') {
+          const run = Reflect.get(target, prop, receiver) as (...x: unknown[]) => Promise<unknown>;
           return async (...a: unknown[]) => {
             if (!raced) {
               raced = true;
               await target.hset(key, 'data', old.seal(Buffer.from('v2'), `${key}|data`));
             }
-            return (target.eval as (...x: unknown[]) => Promise<unknown>)(...a);
+            return run.apply(target, a);
           };
         }
         const v = Reflect.get(target, prop, receiver) as unknown;
