@@ -95,6 +95,9 @@ export async function readJson(c: Context): Promise<{ ok: true; value: unknown }
  * undefined. JSON.parse keeps the last of two silently, so `{"enabled":true,"enabled":false}`
  * would act on a value the sender may not have meant: refused instead. Names compare decoded.
  */
+// A JSON string from its opening quote (sticky: matched at lastIndex only).
+const JSON_STRING = /"[^"\\]*(?:\\.[^"\\]*)*"/y;
+
 export function repeatedMember(text: string): PropertyKey[] | undefined {
   type Frame = { keys?: Set<string>; at: PropertyKey; expectKey: boolean };
   const stack: Frame[] = [];
@@ -108,8 +111,10 @@ export function repeatedMember(text: string): PropertyKey[] | undefined {
       if (top.keys) top.expectKey = true;
       else top.at = (top.at as number) + 1;
     } else if (ch === '"') {
-      let end = i + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      // Skipped whole (values can be long: base64 files): only member names are decoded.
+      JSON_STRING.lastIndex = i;
+      JSON_STRING.test(text);
+      const end = JSON_STRING.lastIndex - 1;
       if (top?.keys && top.expectKey) {
         const name = JSON.parse(text.slice(i, end + 1)) as string;
         if (top.keys.has(name)) return [...stack.slice(0, -1).map((f) => f.at), name];

@@ -147,10 +147,10 @@ export function createRoutes(o: RoutesOptions): Hono {
     const field = (err as { field?: unknown }).field;
     if (err.name === 'SubmitError' && typeof field === 'string') {
       // Over limits.outbound_rate_per_user (src/submit-error.ts RateLimitError): retry later, same key.
-      const retryAfter = (err as { retryAfterS?: unknown }).retryAfterS;
-      if (typeof retryAfter === 'number') {
+      const { retryAfterS: retryAfter, limit } = err as { retryAfterS?: unknown; limit?: unknown };
+      if (typeof retryAfter === 'number' && typeof limit === 'string') {
         c.header('Retry-After', String(retryAfter));
-        return c.json({ error: 'rate limited', limit: 'limits.outbound_rate_per_user', retry_after_s: retryAfter, issues: [{ field, in: 'body', message: err.message }] }, 429);
+        return c.json({ error: 'rate limited', limit, retry_after_s: retryAfter, issues: [{ field, in: 'body', message: err.message }] }, 429);
       }
       return c.json({ error: 'message refused', issues: [{ field, in: 'body', message: err.message }] }, 422);
     }

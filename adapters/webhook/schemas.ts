@@ -55,13 +55,11 @@ const userAddress = z
  * (Unpaired surrogates have their own message.)
  */
 const XML_TEXT_MESSAGE = 'must not contain control characters other than tab, line feed and carriage return, nor U+FFFE or U+FFFF';
-const xmlText = (s: string): boolean => !s.isWellFormed() || isFreeText(s);
+/** `s` refused unless every character can travel in the hub's content XML. */
+const xmlChars = (s: z.ZodString) =>
+  s.refine((v) => v.isWellFormed(), 'must not contain unpaired surrogates').refine((v) => !v.isWellFormed() || isFreeText(v), XML_TEXT_MESSAGE);
 
-const text = z
-  .string()
-  .min(1, 'must not be empty')
-  .refine((s) => s.isWellFormed(), 'must not contain unpaired surrogates')
-  .refine(xmlText, XML_TEXT_MESSAGE)
+const text = xmlChars(z.string().min(1, 'must not be empty'))
   .refine((s) => s.length <= MAX_TEXT_CODE_POINTS || [...s].length <= MAX_TEXT_CODE_POINTS, `must be at most ${MAX_TEXT_CODE_POINTS} characters`)
   .meta({ description: `Plain text, 1–${MAX_TEXT_CODE_POINTS} Unicode code points (spec 11).` });
 
@@ -95,7 +93,7 @@ const media = z
     upload_id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be an upload_id from POST /v1/media').optional().meta({ description: 'A file uploaded with POST /v1/media (any size up to the kind limit).' }),
     url: z.url({ protocol: /^https?$/ }).optional().meta({ description: 'Where Causeway fetches the file (size-capped, time-limited).' }),
     filename: z.string().min(1).max(255).optional(),
-    caption: z.string().max(1024).refine((s) => s.isWellFormed(), 'must not contain unpaired surrogates').refine(xmlText, XML_TEXT_MESSAGE).optional(),
+    caption: xmlChars(z.string().max(1024)).optional(),
   })
   .strict()
   .refine((m) => [m.data_base64, m.url, m.upload_id].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of data_base64, url or upload_id', path: ['data_base64'] });
