@@ -27,21 +27,13 @@ export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return blocked.check(address, 'ipv4');
   if (family !== 6) return true;
-  // A zone (`fe80::1%eth0`, from getaddrinfo) says which link, not which address; URL rejects it,
-  // and a throw here would escape the DNS callback of publicOnlyLookup.
-  let canonical: string;
+  // BlockList judges an IPv4-mapped address by the IPv4 rules and accepts a zone (`fe80::1%eth0`,
+  // from getaddrinfo); a throw here would escape the DNS callback of publicOnlyLookup.
   try {
-    canonical = new URL(`http://[${address.replace(/%.*$/s, '')}]/`).hostname.slice(1, -1);
+    return blocked.check(address, 'ipv6');
   } catch {
     return true;
   }
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-  if (mapped) {
-    const hi = parseInt(mapped[1] ?? '0', 16);
-    const lo = parseInt(mapped[2] ?? '0', 16);
-    return blocked.check(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, 'ipv4');
-  }
-  return blocked.check(canonical, 'ipv6');
 }
 
 /** Refuses a URL whose host is a private IP literal. */

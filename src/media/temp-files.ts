@@ -17,7 +17,11 @@ export class TempFiles {
 
   /** A fresh path in the private directory (the file itself is not created). */
   async path(label: string): Promise<string> {
-    this.#ready ??= this.#prepare();
+    // A failure is not kept: the next call tries again.
+    this.#ready ??= this.#prepare().catch((err: unknown) => {
+      this.#ready = undefined;
+      throw err;
+    });
     await this.#ready;
     return join(this.dir, `${label}-${randomBytes(12).toString('hex')}`);
   }
@@ -32,7 +36,6 @@ export class TempFiles {
     const s = await lstat(this.dir);
     const uid = process.getuid?.();
     if (!s.isDirectory() || (uid !== undefined && s.uid !== uid)) {
-      this.#ready = undefined;
       throw new Error(`media temp directory ${this.dir} is not a directory owned by this process's user: refusing to use it`);
     }
     if ((s.mode & 0o077) !== 0) await chmod(this.dir, 0o700);
