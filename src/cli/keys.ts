@@ -1,7 +1,8 @@
 // `causeway keys rotate --config FILE [--dry-run]`: after adding a new key-encryption key to
 // store.key_encryption_keys and making it store.active_key_id, re-seal every record under it; the
 // old key can be removed from the config once this reports nothing left under it. Safe to run
-// while Causeway runs (records written meanwhile are already sealed with the active key).
+// while Causeway runs; a replica not yet restarted with the new active key still seals with the
+// old one, which the closing second walk reports.
 import { adapterConfigSchemas } from '../../adapters/registry.ts';
 import { loadCausewayConfig } from '../config/causeway.ts';
 import { verifyKeyring } from '../crypto/key-check.ts';

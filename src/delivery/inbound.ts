@@ -225,8 +225,9 @@ export class InboundHandler {
     this.#o.logger.warn({ user, from: m.participant, id: m.id, err: err.message }, 'undecryptable message; asking for a retry');
     // Counted before the ack: if Redis fails here the message stays unacked (the hub redelivers it)
     // rather than acked with no retry receipt, which would lose it for good.
-    const count = await this.#o.redis.incr(`${key}:retry`);
-    await this.#o.redis.expire(`${key}:retry`, KEEP_S);
+    const [[failed, n] = [new Error('no reply')]] = (await this.#o.redis.multi().incr(`${key}:retry`).expire(`${key}:retry`, KEEP_S).exec()) ?? [];
+    if (failed) throw failed;
+    const count = Number(n);
     ack();
     if (count <= 5) {
       const registration = await this.#o.accounts.store(user).identities.getLocalRegistrationId();
