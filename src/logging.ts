@@ -67,3 +67,20 @@ function prettyDestination(out: DestinationStream): DestinationStream {
     },
   };
 }
+
+/** The URL without user, password, query or fragment (they may carry credentials). */
+export function safeUrl(s: string): string {
+  try {
+    const u = new URL(s);
+    const hidden = u.username !== '' || u.password !== '';
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    let text = u.toString();
+    if (!s.endsWith('/') && u.pathname === '/') text = text.slice(0, -1);
+    return hidden ? text.replace('://', '://***@') : text;
+  } catch {
+    return '(unparsable URL)';
+  }
+}

@@ -8,7 +8,7 @@ import { Keyring } from './crypto/keyring.ts';
 import { verifyKeyring } from './crypto/key-check.ts';
 import type { Connector } from '../adapters/contract.ts';
 import { adapterKinds } from '../adapters/registry.ts';
-import { safeUrl } from './cli/check-config.ts';
+import { safeUrl } from './logging.ts';
 import { Core } from './core.ts';
 import { createApp } from './http/app.ts';
 import { hubPushRoutes } from './http/hub-push.ts';

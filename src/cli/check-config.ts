@@ -5,6 +5,7 @@ import type { CausewayConfig } from '../config/schema.ts';
 import { adapterConfigSchemas } from '../../adapters/registry.ts';
 import { parseCommandArgs, UsageError, type CliIo } from './io.ts';
 import { USAGE } from './usage.ts';
+import { safeUrl } from '../logging.ts';
 
 export async function checkConfigCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('check-config', args, {}, 1);
@@ -36,21 +37,4 @@ export function summary(c: CausewayConfig): string {
     lines.push(['mock hub', `${m.listen.host}:${m.listen.port}, ${m.providers.length} provider(s), ${m.users.length} user(s)`]);
   }
   return lines.map(([k, v]) => `  ${(k ?? '').padEnd(10)}${v ?? ''}\n`).join('');
-}
-
-/** The URL without user, password, query or fragment (they may carry credentials). */
-export function safeUrl(s: string): string {
-  try {
-    const u = new URL(s);
-    const hidden = u.username !== '' || u.password !== '';
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    let text = u.toString();
-    if (!s.endsWith('/') && u.pathname === '/') text = text.slice(0, -1);
-    return hidden ? text.replace('://', '://***@') : text;
-  } catch {
-    return '(unparsable URL)';
-  }
 }
