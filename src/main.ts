@@ -1,7 +1,8 @@
 // Composition root: builds Causeway's parts from a validated config, starts them, and stops them
 // in order on shutdown. No logic of its own beyond wiring.
 import { serve, type ServerType } from '@hono/node-server';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from './redis-connect.ts';
 import type { Logger } from 'pino';
 import type { CausewayConfig } from './config/schema.ts';
 import { Keyring } from './crypto/keyring.ts';
@@ -38,27 +39,11 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     config.store.active_key_id,
   );
   const providerKey = await ProviderKey.load(config.hub.signing_key.reveal(), config.hub.signing_key_id);
-  const redis = new Redis(config.redis.url, {
-    keyPrefix: undefined,
-    password: config.redis.password?.reveal(),
-    tls: config.redis.tls ? {} : undefined,
+  const redis = await connectRedis(config, {
     maxRetriesPerRequest: null,
-    lazyConnect: true,
     // Commands issued in the same tick (many conversations at once) go out in one write.
     enableAutoPipelining: true,
-  });
-  let redisError: string | undefined;
-  redis.on('error', (err) => {
-    redisError = err.message;
-    log.warn({ err: err.message }, 'redis connection error');
-  });
-  try {
-    await redis.connect();
-  } catch (err) {
-    // ioredis would keep reconnecting in the background and hold the process open.
-    redis.disconnect();
-    throw new Error(`cannot connect to Redis (${redisError ?? (err as Error).message})`, { cause: err });
-  }
+  }, (err) => log.warn({ err: err.message }, 'redis connection error'));
   // From here on a failure (an adapter that cannot start, the port in use…) stops what was already
   // started, so that the process ends with the reason instead of staying alive half-started.
   const made: Started = { connectors: [] };

@@ -9,7 +9,7 @@ import { Keyring } from '../crypto/keyring.ts';
 import { Outbox } from '../delivery/outbox.ts';
 import { StatusLog } from '../delivery/status-log.ts';
 import { parseCommandArgs, stringOption, UsageError, type CliIo } from './io.ts';
-import { connectRedis } from './redis.ts';
+import { connectRedis } from '../redis-connect.ts';
 import { USAGE } from './usage.ts';
 
 export async function deadLettersCommand(args: string[], io: CliIo): Promise<number> {

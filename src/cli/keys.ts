@@ -9,7 +9,7 @@ import { verifyKeyring } from '../crypto/key-check.ts';
 import { Keyring } from '../crypto/keyring.ts';
 import { rewrapAll } from '../crypto/rewrap.ts';
 import { parseCommandArgs, stringOption, UsageError, type CliIo } from './io.ts';
-import { connectRedis } from './redis.ts';
+import { connectRedis } from '../redis-connect.ts';
 import { USAGE } from './usage.ts';
 
 export async function keysCommand(args: string[], io: CliIo): Promise<number> {
