@@ -11,4 +11,4 @@ export { computeDhash, isValidDhash } from './dhash.ts';
 export { isValidId, newId } from './ids.ts';
 export { encodeContent, decodeContent, CONTENT_XMLNS, MAX_TEXT_CODE_POINTS, MAX_CONTENT_BYTES } from './content.ts';
 export { toBase64, fromBase64 } from './base64.ts';
-export { pushSignatureHeader, verifyPushSignature } from './push.ts';
+export { pushSignatureHeader, verifiedPushTime, verifyPushSignature } from './push.ts';

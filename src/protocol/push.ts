@@ -48,28 +48,42 @@ export function verifyPushSignature(
   nowSeconds: number,
   toleranceSeconds: number = DEFAULT_TOLERANCE_SECONDS,
 ): boolean {
-  if (typeof header !== 'string' || header.length > MAX_HEADER_LENGTH) return false;
-  if (!Number.isFinite(nowSeconds) || !(toleranceSeconds >= 0)) return false;
+  return verifiedPushTime(secret, header, body, nowSeconds, toleranceSeconds) !== undefined;
+}
+
+/**
+ * `verifyPushSignature` that returns the signed timestamp `t` of a valid header (undefined
+ * otherwise): with the body, what identifies the push however its header is spelled.
+ */
+export function verifiedPushTime(
+  secret: string,
+  header: string,
+  body: string,
+  nowSeconds: number,
+  toleranceSeconds: number = DEFAULT_TOLERANCE_SECONDS,
+): number | undefined {
+  if (typeof header !== 'string' || header.length > MAX_HEADER_LENGTH) return undefined;
+  if (!Number.isFinite(nowSeconds) || !(toleranceSeconds >= 0)) return undefined;
   let t: number | undefined;
   const candidates: Buffer[] = [];
   for (const part of header.split(',')) {
     const eq = part.indexOf('=');
-    if (eq < 0) return false;
+    if (eq < 0) return undefined;
     const name = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (name === 't') {
-      if (t !== undefined || !T_RE.test(value)) return false;
+      if (t !== undefined || !T_RE.test(value)) return undefined;
       t = Number(value);
     } else if (name === 'v1') {
-      if (!V1_RE.test(value)) return false;
+      if (!V1_RE.test(value)) return undefined;
       candidates.push(Buffer.from(value, 'hex'));
     }
   }
-  if (t === undefined || candidates.length === 0) return false;
-  if (Math.abs(nowSeconds - t) > toleranceSeconds) return false;
+  if (t === undefined || candidates.length === 0) return undefined;
+  if (Math.abs(nowSeconds - t) > toleranceSeconds) return undefined;
   const expected = mac(secret, t, body);
   let ok = false;
   // Compare against every candidate (no early exit) in constant time per candidate.
   for (const c of candidates) ok = timingSafeEqual(c, expected) || ok;
-  return ok;
+  return ok ? t : undefined;
 }
