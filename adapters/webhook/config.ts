@@ -5,6 +5,7 @@
 // CLI finds it by convention: adapters/<type>/config.ts exports `<camelType>ConfigSchema`.
 import { z } from 'zod';
 import { secretSchema } from '../../src/config/secret.ts';
+import { positiveDurationMs } from '../../src/config/fields.ts';
 import { DEFAULT_MAX_MESSAGES_PER_BATCH } from './schemas.ts';
 
 export const webhookConfigSchema = z
@@ -30,8 +31,8 @@ export const webhookConfigSchema = z
     /** Delay before retry N is about base·2^(N−1) (with jitter), capped at max. */
     retry_backoff_ms: z
       .object({
-        base: z.number().int().positive().default(1000),
-        max: z.number().int().positive().default(300_000),
+        base: positiveDurationMs.default(1000),
+        max: positiveDurationMs.default(300_000),
       })
       .strict()
       .refine((b) => b.max >= b.base, { message: 'max must be >= base', path: ['max'] })

@@ -3,10 +3,9 @@
 // `limits.max_media_bytes` (spec 11.1 defaults). `url_secret` may be left out: the composition
 // root then derives one from the store's key-encryption key (deriveUrlSecret in index.ts).
 import { z } from 'zod';
-import { urlWith } from '../config/fields.ts';
+import { MAX_TIMER_MS, positiveDurationMs, positiveInt, urlWith } from '../config/fields.ts';
 import { secretSchema } from '../config/secret.ts';
 
-const positiveInt = z.number().int().positive();
 
 const fsStoreSchema = z
   .object({
@@ -45,7 +44,7 @@ export const mediaConfigSchema = z
      */
     url_ttl_s: positiveInt.default(30 * 24 * 3600),
     /** Deadline of one media download (provider URL or hub blob), body included. */
-    fetch_timeout_ms: positiveInt.default(120_000),
+    fetch_timeout_ms: positiveDurationMs.default(120_000),
     /** Cap on a provider-given URL's download, on top of the kind's limit. */
     max_fetch_bytes: positiveInt.default(100 * 1024 * 1024),
     /** Private scratch directory for media in transit; default: the OS temp dir. */
@@ -58,7 +57,7 @@ export const mediaConfigSchema = z
     /** Refuse inbound media whose content does not match its declared kind and type. */
     check_inbound_mime: z.boolean().default(true),
     /** How often expired blobs are deleted from a store that can list them (fs); 0 = never. */
-    sweep_interval_s: z.number().int().min(0).default(3600),
+    sweep_interval_s: z.number().int().min(0).max(Math.floor(MAX_TIMER_MS / 1000), `must be <= ${Math.floor(MAX_TIMER_MS / 1000)} (a Node.js timer waits at most about 24.8 days)`).default(3600),
   })
   .strict()
   .prefault({});

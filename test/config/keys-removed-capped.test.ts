@@ -60,6 +60,12 @@ limits: { retry_backoff_ms: { base: ${TOO_LONG}, max: ${TOO_LONG} } }
     ]);
   });
 
+  it('caps the media delays too', () => {
+    const issues = issuesOf(`${MINIMAL}media: { fetch_timeout_ms: ${TOO_LONG}, sweep_interval_s: ${TOO_LONG} }\n`);
+    expect(issues.map((i) => i.path)).toEqual(['media.fetch_timeout_ms', 'media.sweep_interval_s']);
+    expect(issues[0]?.message).toBe(message);
+  });
+
   it('accepts 2^31−1', () => {
     const c = parseCausewayConfig(`${MINIMAL}server: { shutdown_grace_ms: 2147483647 }\n`, 'f.yaml', registry);
     expect(c.server.shutdown_grace_ms).toBe(2 ** 31 - 1);
