@@ -142,6 +142,7 @@ export class Core implements CoreApi {
   }
 
   async start(): Promise<void> {
+    this.accounts.start(); // the periodic prekey rotation check
     await this.inbound.start();
     await this.outbound.start();
   }

@@ -29,24 +29,30 @@ export interface AccountsOptions {
 export class Accounts {
   readonly #o: AccountsOptions;
   /** Rotation checks of the sessions this replica holds (a session can stay open for weeks). */
-  readonly #checker: NodeJS.Timeout;
+  #checker: NodeJS.Timeout | undefined;
   #checking = false;
   /** Users whose signed prekeys are being rotated here (open and periodic checks at once). */
   readonly #rotating = new Set<string>();
 
   constructor(o: AccountsOptions) {
     this.#o = o;
+  }
+
+  /** Starts the periodic rotation checks (Core.start). */
+  start(): void {
+    if (this.#checker) return;
     // A tenth of the schedule (at most an hour, at least a second): a rotation is at most that late.
-    const every = Math.max(1000, Math.min(o.rotateSignedMs / 10, 3_600_000));
+    const every = Math.max(1000, Math.min(this.#o.rotateSignedMs / 10, 3_600_000));
     this.#checker = setInterval(() => {
-      this.#checkOpenSessions().catch((err: unknown) => o.logger.warn({ err: (err as Error).message }, 'signed prekey rotation check failed'));
+      this.#checkOpenSessions().catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message }, 'signed prekey rotation check failed'));
     }, every);
     this.#checker.unref();
   }
 
-  /** Stops the periodic rotation checks (also stopped once the session manager is). */
+  /** Stops the periodic rotation checks (Core.close). */
   close(): void {
     clearInterval(this.#checker);
+    this.#checker = undefined;
   }
 
   store(user: string): RedisSignalStore {
@@ -132,12 +138,10 @@ export class Accounts {
    * hub gives each user's session to one of them). Sessions opening are checked by maintain.
    */
   async #checkOpenSessions(): Promise<void> {
-    if (this.#o.sessions.stopped) return this.close();
     if (this.#checking) return;
     this.#checking = true;
     try {
       for (const conn of this.#o.sessions.openConnections()) {
-        if (this.#o.sessions.stopped) break;
         if (!conn.open) continue;
         try {
           await this.#rotateIfDue(conn);

@@ -98,11 +98,6 @@ export class SessionManager {
     return n;
   }
 
-  /** Whether stop() was called (no session opens any more). */
-  get stopped(): boolean {
-    return this.#stopped;
-  }
-
   /** The sessions this replica holds open now (a snapshot; for periodic upkeep per user). */
   openConnections(): HubConnection[] {
     const open: HubConnection[] = [];
