@@ -103,6 +103,16 @@ export class Bridge {
     return this.sendToPortal(p, 'm.room.message', { msgtype: 'm.notice', body: text });
   }
 
+  /**
+   * A notice from the bot to `userId` in their management room, encrypted when the room is:
+   * `encrypted` when the caller knows, else looked up (a failed look-up throws: never sent in the
+   * clear by mistake).
+   */
+  async botNotice(roomId: string, userId: string, text: string, encrypted?: boolean): Promise<string> {
+    const e = encrypted ?? (await this.api.roomState({ userId: this.ids.botUserId }, roomId, 'm.room.encryption')) !== undefined;
+    return this.sendAs(this.ids.botUserId, roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, e, [userId]);
+  }
+
   /** The room's name as the bridge sets it: the hub contact, and the third-party suffix. */
   roomName(hubUser: string, name?: string): string {
     return `${name ?? `+${hubUser.replace(/@hub$/, '')}`}${this.config.room_name_suffix}`;

@@ -25,7 +25,7 @@ export function helpText(b: Bridge): string {
 
 export async function handleCommand(b: Bridge, c: CommandInput): Promise<void> {
   const encrypted = (await b.api.roomState({ userId: b.ids.botUserId }, c.roomId, 'm.room.encryption').catch(() => undefined)) !== undefined;
-  const reply = (text: string) => b.sendAs(b.ids.botUserId, c.roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, encrypted, [c.userId]);
+  const reply = (text: string) => b.botNotice(c.roomId, c.userId, text, encrypted);
   const [cmd = '', ...args] = c.text.trim().replace(/^!hub\s+/i, '').split(/\s+/);
   const local = b.ids.localOf(c.userId);
   if (!local) return void (await reply(`Your user id cannot be bridged: ${b.config.hub_name} needs a localpart of [a-z0-9._=-] on ${b.config.server_name}.`));

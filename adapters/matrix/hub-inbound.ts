@@ -112,8 +112,5 @@ export async function noticeToMatrix(b: Bridge, n: Notice): Promise<void> {
   const userId = b.ids.userOf(local);
   const mgmt = await b.portals.managementRoom(userId);
   if (!mgmt) return;
-  // Encrypted in an encrypted management room, as the bot's replies there are (a failed look-up
-  // fails the notice rather than posting it in the clear).
-  const encrypted = (await b.api.roomState({ userId: b.ids.botUserId }, mgmt, 'm.room.encryption')) !== undefined;
-  await b.sendAs(b.ids.botUserId, mgmt, 'm.room.message', { msgtype: 'm.notice', body: text }, encrypted, [userId]);
+  await b.botNotice(mgmt, userId, text);
 }

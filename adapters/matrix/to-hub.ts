@@ -143,14 +143,22 @@ export async function refuse(b: Bridge, p: Portal, eventId: string, r: Refusal):
   if (r.notice) await postNotice(b, p, failureNotice(true, r.why));
 }
 
-/** A failure notice from the puppet in the portal; a Matrix error is logged (see `refuse`). */
-export async function postNotice(b: Bridge, p: Portal, text: string): Promise<void> {
+/**
+ * Sends a report to the Matrix user, best effort: a Matrix error (the puppet left, lost its power
+ * level…) is logged as `what` not delivered, never a failed transaction (see `refuse`).
+ */
+export async function bestEffort(b: Bridge, what: string, send: () => Promise<unknown>): Promise<void> {
   try {
-    await b.notice(p, text);
+    await send();
   } catch (err) {
     if (!(err instanceof MatrixApiError)) throw err;
-    b.log.warn({ err: err.message }, 'failure notice not delivered to the portal');
+    b.log.warn({ err: err.message }, `${what} not delivered`);
   }
+}
+
+/** A failure notice from the puppet in the portal; a Matrix error is logged (see `refuse`). */
+export function postNotice(b: Bridge, p: Portal, text: string): Promise<void> {
+  return bestEffort(b, 'failure notice to the portal', () => b.notice(p, text));
 }
 
 /** The message for a feature: structured for the core's policy where possible, else the bridge's own conversion. */
@@ -176,11 +184,6 @@ async function featureBody(d: InboundDeps, p: Portal, eventId: string, c: Extrac
   return { text: c.fallback };
 }
 
-export async function sendStatus(b: Bridge, p: Portal, s: StatusInput): Promise<void> {
-  try {
-    await b.sendToPortal(p, SEND_STATUS, sendStatusContent(s));
-  } catch (err) {
-    if (!(err instanceof MatrixApiError)) throw err;
-    b.log.warn({ err: err.message }, 'send status not delivered to the portal');
-  }
+export function sendStatus(b: Bridge, p: Portal, s: StatusInput): Promise<void> {
+  return bestEffort(b, 'send status to the portal', () => b.sendToPortal(p, SEND_STATUS, sendStatusContent(s)));
 }

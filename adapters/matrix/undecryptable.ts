@@ -6,8 +6,8 @@
 import type { Redis } from 'ioredis';
 import type { Bridge } from './bridge.ts';
 import { handledKey } from './matrix-inbound.ts';
-import { MatrixApiError, type Json } from './matrix-api.ts';
-import { postNotice, sendStatus } from './to-hub.ts';
+import type { Json } from './matrix-api.ts';
+import { bestEffort, postNotice, sendStatus } from './to-hub.ts';
 import { failureNotice } from './send-status.ts';
 
 interface Pending {
@@ -77,10 +77,5 @@ async function report(b: Bridge, id: string, p: Pending): Promise<void> {
   // Only the owner's messages are commands (matrix-inbound.ts); the room is encrypted (the event was).
   if (owner === undefined || owner !== p.event.sender) return;
   b.log.warn({ eventId: id, roomId: p.roomId }, 'command never became decryptable; reported to its sender');
-  try {
-    await b.sendAs(b.ids.botUserId, p.roomId, 'm.room.message', { msgtype: 'm.notice', body: `⚠️ Your command was not handled: ${NEVER_DECRYPTED}` }, true, [owner]);
-  } catch (err) {
-    if (!(err instanceof MatrixApiError)) throw err;
-    b.log.warn({ err: err.message }, 'failure notice not delivered to the management room');
-  }
+  await bestEffort(b, 'failure notice to the management room', () => b.botNotice(p.roomId, owner, `⚠️ Your command was not handled: ${NEVER_DECRYPTED}`, true));
 }

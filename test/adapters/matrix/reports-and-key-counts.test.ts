@@ -60,6 +60,8 @@ async function fakeBridge(o: { refuseNotices?: boolean; portal?: Portal; managem
     sendAs: (as: string, roomId: string, type: string, content: Json, encrypted: boolean) => post(as, roomId, type, content, encrypted),
     sendToPortal: (p: Portal, type: string, content: Json) => post(p.puppet, p.roomId, type, content, p.encrypted),
     notice: (p: Portal, text: string) => post(p.puppet, p.roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, p.encrypted),
+    // As Bridge.botNotice with the encryption known (the only form the reports use).
+    botNotice: (roomId: string, _userId: string, text: string, encrypted: boolean) => post(BOT, roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, encrypted),
   } as unknown as Bridge;
   return { b, sent };
 }
