@@ -56,10 +56,10 @@ export function edit(d: EditData, o: DowngradeOptions['edit'], env: ConvertEnv):
   };
 }
 
+/** A deletion for the sender only: nothing for the recipient, whatever the rule (engine.ts). */
+export const LOCAL_ONLY_DELETE = { kind: 'drop', reason: 'local-only', message: 'Deleted for you only: nothing was sent to the recipient.' } as const;
+
 export function deletion(d: DeleteData, o: DowngradeOptions['delete'], env: ConvertEnv): Conversion {
-  if (d.for_everyone === false) {
-    return { kind: 'drop', reason: 'local-only', message: 'Deleted for you only: nothing was sent to the recipient.' };
-  }
   if (!o.notice) return { kind: 'drop', reason: 'dropped-by-policy', message: dropMessage('delete') };
   return {
     kind: 'converted',

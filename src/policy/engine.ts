@@ -13,7 +13,7 @@ import type { PolicyConfig } from '../config/policy-schema.ts';
 import type { MediaKind } from '../protocol/index.ts';
 import type { ConvertEnv, Conversion } from './convert-env.ts';
 import { contact, disappearing, status, sticker, viewOnce } from './convert-media.ts';
-import { call, deletion, edit, location, poll, reaction } from './convert-text.ts';
+import { call, deletion, edit, LOCAL_ONLY_DELETE, location, poll, reaction } from './convert-text.ts';
 import { dropMessage, FEATURE_NOUN, rejectMessage, type Decision, type SendDecision } from './decision.ts';
 import { checkFeature, type Feature } from './features.ts';
 import { carries, mediaLimit, SPEC_FEATURES, type HubFeatures } from './features-cache.ts';
@@ -89,10 +89,7 @@ function handleFeature(msg: OutboundMessage, feature: { name: string; data: unkn
   }
   const f = check.feature;
   // A deletion for the sender only has nothing for the recipient, whatever the rule (docs).
-  if (f.name === 'delete' && f.data.for_everyone === false) {
-    const c = deletion(f.data, optionsFor(rules, 'delete', 'outbound'), env);
-    if (c.kind !== 'converted') return { ...c, feature: f.name };
-  }
+  if (f.name === 'delete' && f.data.for_everyone === false) return { ...LOCAL_ONLY_DELETE, feature: f.name };
   const action = actionFor(rules, f.name, 'outbound');
   if (action === 'reject') {
     return { kind: 'reject', reason: f.name === 'view-once' ? 'view-once' : 'unsupported-in-interop', feature: f.name, message: rejectMessage(f.name) };
