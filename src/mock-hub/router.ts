@@ -23,9 +23,17 @@ type Ack = (a: AckStanza) => void;
 /** Feature name answered for messages to the reserved group address form (spec 1, 12). */
 export const GROUPS_FEATURE = 'groups';
 
-export function unsupportedKinds(ctx: HubContext): Set<string> {
-  // the configured kinds come on top of spec 11's v1 list: a hub never carries those
-  return new Set([...UNSUPPORTED_FEATURES, ...(ctx.config.features.unsupported ?? [])]);
+const kindsOfConfig = new WeakMap<HubContext['config'], ReadonlySet<string>>();
+
+/** The kinds this hub refuses (the config is fixed for the hub's life: built once per config). */
+export function unsupportedKinds(ctx: HubContext): ReadonlySet<string> {
+  let kinds = kindsOfConfig.get(ctx.config);
+  if (!kinds) {
+    // the configured kinds come on top of spec 11's v1 list: a hub never carries those
+    kinds = new Set([...UNSUPPORTED_FEATURES, ...(ctx.config.features.unsupported ?? [])]);
+    kindsOfConfig.set(ctx.config, kinds);
+  }
+  return kinds;
 }
 
 export function routeMessage(ctx: HubContext, sender: Sender, m: MessageStanza, ack: Ack): void {
