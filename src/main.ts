@@ -43,7 +43,7 @@ export async function startCauseway(config: CausewayConfig, o: { logger: Logger 
     maxRetriesPerRequest: null,
     // Commands issued in the same tick (many conversations at once) go out in one write.
     enableAutoPipelining: true,
-  }, (err) => log.warn({ err: err.message }, 'redis connection error'));
+  }, (err) => log.warn({ err: err.message }, 'redis connection error'), (note) => log.info(note));
   // From here on a failure (an adapter that cannot start, the port in use…) stops what was already
   // started, so that the process ends with the reason instead of staying alive half-started.
   const made: Started = { connectors: [] };
