@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { MessageStatus, OutboundMessage, SubmitOutcome } from '../adapters/contract.ts';
 import type { PolicyConfig } from './config/policy-schema.ts';
 import type { FinalOutcome, OutboundRecord, Outbox, StoredMediaRef, Submitted } from './delivery/outbox.ts';
-import { downgradeAfter406, downgradeOutbound } from './policy/index.ts';
+import { downgradeAfter406, downgradeOutbound, type HubFeatures } from './policy/index.ts';
 import { parseAddress } from './protocol/index.ts';
 import { RedisScript } from './redis-script.ts';
 import { RateLimitError, SubmitError } from './submit-error.ts';
@@ -104,6 +104,11 @@ export interface CoreSubmitOptions {
   onStatus: (s: MessageStatus) => void;
   /** `limits.outbound_rate_per_user`; no limit (and no Redis call) when unset. */
   rateLimit?: OutboundRateLimit;
+  /**
+   * What the hub carries (hub/features.ts HubFeaturesStore): read for each message (from memory),
+   * and told of each 406's refused kind. The spec's defaults when unset.
+   */
+  hubFeatures?: { view(): Promise<HubFeatures>; refused(name: string): Promise<HubFeatures> };
 }
 
 export class CoreSubmit {
@@ -211,7 +216,8 @@ export class CoreSubmit {
   async #prepare(adapterId: string, { m, user }: Extract<Checked, { kind: 'checked' }>): Promise<Prepared> {
     const base = { adapterId, idempotencyKey: m.idempotencyKey, user, peer: m.to, from: m.from };
     // The downgrade policy (spec 11): what the hub does not carry is converted, rejected or dropped.
-    const d = downgradeOutbound(m, this.#o.policy, { self: user });
+    const hubFeatures = await this.#o.hubFeatures?.view();
+    const d = downgradeOutbound(m, this.#o.policy, { self: user, ...(hubFeatures ? { hubFeatures } : {}) });
     if (d.kind !== 'send') {
       return { kind: 'write', m, user, record: { ...base, message: { idempotencyKey: m.idempotencyKey, from: m.from, to: m.to }, original: withoutFileBytes(m) }, final: { reason: d.reason, message: d.message } };
     }
@@ -249,14 +255,22 @@ export class CoreSubmit {
     return { messageId: r.id, duplicate: r.duplicate };
   }
 
-  /** Spec 4's 406: downgrade per policy and send again once, else fail with the reason. */
-  after406(r: OutboundRecord, feature: string | undefined): { record: OutboundRecord } | { reason: string; message: string } {
+  /**
+   * Spec 4's 406: downgrade per policy and send again once, else fail with the reason. The refused
+   * kind (the ack's `<unsupported feature>`, else the media kind the stanza declared) is learned, so
+   * that later messages of that kind are downgraded before they are sent.
+   */
+  async after406(r: OutboundRecord, feature: string | undefined): Promise<{ record: OutboundRecord } | { reason: string; message: string }> {
+    const named = feature ?? r.media?.kind;
+    const hubFeatures = named === undefined ? await this.#o.hubFeatures?.view() : await this.#o.hubFeatures?.refused(named);
     // What was refused, as the policy sees a message: the hosted file stands for its bytes.
     const hosted = r.media
       ? { media: { kind: r.media.kind, mime: r.media.mime, ...(r.media.filename !== undefined ? { filename: r.media.filename } : {}), ...(r.media.caption !== undefined ? { caption: r.media.caption } : {}) } }
       : {};
     const source: OutboundMessage = r.original ? { ...r.original, ...(r.original.media ? hosted : {}) } : { ...r.message, idempotencyKey: r.idempotencyKey, ...hosted };
-    const d = downgradeAfter406(source, feature, this.#o.policy, { self: r.user, resent: r.resent406 === true, ...(r.media ? { mediaSize: r.media.size } : {}) });
+    const d = downgradeAfter406(source, feature, this.#o.policy, {
+      self: r.user, resent: r.resent406 === true, ...(hubFeatures ? { hubFeatures } : {}), ...(r.media ? { mediaSize: r.media.size } : {}),
+    });
     if (d.kind !== 'send') return { reason: d.reason, message: d.message };
     const { media: newMedia, ...message } = d.message;
     // A media kind change (e.g. image → document) keeps the hosted file: only the declared kind changes.

@@ -17,6 +17,7 @@ import { OutboundDelivery } from './delivery/outbound-worker.ts';
 import { Recent } from './delivery/recent.ts';
 import { Outbox } from './delivery/outbox.ts';
 import { StatusLog } from './delivery/status-log.ts';
+import { HubFeaturesStore } from './hub/features.ts';
 import type { SessionManager } from './hub/sessions.ts';
 import type { Metrics } from './metrics.ts';
 import type { PolicyConfig } from './config/policy-schema.ts';
@@ -51,6 +52,8 @@ export interface CoreOptions {
   policy: PolicyConfig;
   /** Config `limits.outbound_rate_per_user`; no limit when unset. */
   outboundRate?: { max_messages: number; per_seconds: number };
+  /** Config `limits.max_media_bytes`: our own per-kind limits, applied with the hub's (hub/features.ts). */
+  mediaLimits?: Partial<Record<MediaKind, number>>;
   /** Encrypts and hosts attachments (src/media); media messages fail clearly without it. */
   media?: () => MediaService | undefined;
   /** Policy on a contact's identity change; default continue. */
@@ -69,6 +72,8 @@ export class Core implements CoreApi {
   readonly accounts: Accounts;
   readonly outbound: OutboundDelivery;
   readonly inbound: InboundHandler;
+  /** What the hub carries, as the outbound policy sees it (spec 11 `features`, 406s learned). */
+  readonly hubFeatures: HubFeaturesStore;
   readonly #connectors = new Map<string, Connector>();
   /** Safety-number holds and the adapter serving each user, as recently read (delivery/recent.ts). */
   readonly #held = new Recent<Set<string>>(1000);
@@ -86,6 +91,7 @@ export class Core implements CoreApi {
     const edge = (this.#edge = new SignalEdge(new PeerLock(o.prefix)));
     const devices = (this.#devices = new DeviceDirectory(o.redis, o.prefix));
     this.statusLog = new StatusLog(o.redis, o.prefix);
+    this.hubFeatures = new HubFeaturesStore({ redis: o.redis, prefix: o.prefix, ...(o.mediaLimits ? { limits: o.mediaLimits } : {}), logger: o.logger });
     this.outbox = new Outbox(o.redis, o.keyring, o.prefix, this.statusLog, o.sentRetentionS === undefined ? {} : { sentRetentionS: o.sentRetentionS });
     this.accounts = new Accounts({
       redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, preKeys: o.preKeys, logger: o.logger,
@@ -126,12 +132,16 @@ export class Core implements CoreApi {
       prepareMedia: (media) => this.#media.prepare(media),
       kick: (j) => this.outbound.kick(j),
       onStatus: (s) => this.outbound.reportFinal(s),
+      hubFeatures: this.hubFeatures,
       ...(o.outboundRate ? { rateLimit: new OutboundRateLimit(o.redis, o.prefix, o.outboundRate) } : {}),
     });
   }
 
-  /** The session manager's open callback: prekey top-up and signed prekey rotation. */
-  onOpened = (conn: HubConnection): void => void this.accounts.maintain(conn);
+  /** The session manager's open callback: prekey top-up and signed prekey rotation; the hub's features when stale. */
+  onOpened = (conn: HubConnection): void => {
+    void this.accounts.maintain(conn);
+    this.hubFeatures.opened(conn);
+  };
 
   /** The session manager's inbound callback. */
   onInbound = (conn: HubConnection, s: InboundStanza): void => this.inbound.handle(conn, s);
@@ -150,6 +160,7 @@ export class Core implements CoreApi {
   /** Stops both workers, each finishing its active jobs within `graceMs`. */
   async close(graceMs = 10_000): Promise<void> {
     this.accounts.close(); // the periodic prekey rotation check
+    this.hubFeatures.close();
     await Promise.all([this.outbound.close(graceMs), this.inbound.close(graceMs)]);
   }
 

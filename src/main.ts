@@ -113,6 +113,7 @@ async function assemble(config: CausewayConfig, log: Logger, keyring: Keyring, p
     policy: config.policy,
     ...(config.limits.outbound_rate_per_user ? { outboundRate: config.limits.outbound_rate_per_user } : {}),
     sentRetentionS: config.limits.sent_retention_h * 3600,
+    mediaLimits: config.limits.max_media_bytes,
     media: () => ref.media,
     lowWater: config.hub.prekeys.low_water,
     rotateSignedMs: config.hub.prekeys.rotate_signed_days * 24 * 3600 * 1000,

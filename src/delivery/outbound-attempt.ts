@@ -42,7 +42,7 @@ export interface OutboundWorkerOptions {
   backoff: { base: number; max: number };
   onStatus: (s: MessageStatus) => void;
   /** The downgrade policy answer to a 406 (spec 4): the record to send again, or a final reason. */
-  after406: (r: OutboundRecord, feature: string | undefined) => { record: OutboundRecord } | { reason: string; message: string };
+  after406: (r: OutboundRecord, feature: string | undefined) => Promise<{ record: OutboundRecord } | { reason: string; message: string }>;
   /** A contact's identity changed under our feet (untrusted identity while starting a session). */
   identityChanged: (user: string, peer: string) => Promise<'continue' | 'hold'>;
   /** Whether `user` is opted in (a message queued before an opt-out is not sent after it). */
@@ -129,7 +129,7 @@ export class OutboundAttempt {
           await conn.iq({ xmlns: 'interop', op: 'enlist' }, 'set');
           continue;
         case 'unsupported-in-interop': {
-          const next = this.#o.after406(r, ack.unsupported);
+          const next = await this.#o.after406(r, ack.unsupported);
           if (!('record' in next)) throw new PermanentFailure(next.reason, `hub refused ${ack.unsupported ?? 'the message'} (406)`, next.message);
           r = next.record;
           await this.#o.outbox.rewrite(r);
