@@ -1,11 +1,14 @@
-# syntax=docker/dockerfile:1
 # Causeway container: Node 24 runs the TypeScript sources directly (type stripping), so the image
 # holds the sources and the production dependencies only. libsignal's prebuilt binary needs glibc,
-# hence Debian bookworm rather than Alpine.
+# hence Debian bookworm rather than Alpine. No `# syntax=` line: nothing here needs more than the
+# builder's built-in Dockerfile frontend, and naming one makes BuildKit pull docker/dockerfile from
+# Docker Hub, which fails where only the base image is at hand (docs/containers.md).
 
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci refuses this lock (it lacks msgpackr's optional extractors for macOS, Windows and 32-bit
+# ARM); npm install --no-save then installs from the same lock, and writes nothing back.
 RUN (npm ci --omit=dev --no-audit --no-fund || npm install --omit=dev --no-save --no-audit --no-fund) && npm cache clean --force
 
 FROM node:24-bookworm-slim AS runtime

@@ -34,3 +34,14 @@ describe('Dockerfile runtime stage', () => {
     expect(prepared, `no RUN creates ${mediaDir} (or a parent) owned by ${user}`).toBe(true);
   });
 });
+
+describe('Dockerfile build context', () => {
+  it('names no frontend image (BuildKit would pull docker/dockerfile from Docker Hub, offline builds fail)', () => {
+    expect(readFileSync('Dockerfile', 'utf8')).not.toMatch(/^#\s*syntax\s*=/im);
+  });
+
+  it('leaves local runtime data and secrets out of the context', () => {
+    const ignored = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim());
+    for (const p of ['node_modules', '.env', 'data', '.git']) expect(ignored).toContain(p);
+  });
+});
