@@ -27,8 +27,8 @@ Commands:
       --log-level LEVEL     fatal | error | warn | info | debug | trace (default: info).
       --pretty / --json     Human-readable log lines / JSON lines (default: pretty on a terminal).
 
-  keygen                    Print fresh secrets as .env lines: CAUSEWAY_SIGNING_KEY (Ed25519
-                            private JWK), CAUSEWAY_KEK (32 bytes, base64),
+  keygen                    Print fresh secrets as .env lines: CAUSEWAY_SIGNING_KEY (Ed25519,
+                            PKCS#8 DER in base64), CAUSEWAY_KEK (32 bytes, base64),
                             CAUSEWAY_MOCK_HUB_ADMIN_TOKEN. Used by docker-compose.yml.
 
   matrix-registration [options]

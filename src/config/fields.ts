@@ -45,8 +45,12 @@ export interface SigningKeyInfo {
   thumbprint: string;
 }
 
+/** Strict RFC 4648 base64, with padding. */
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /**
- * Reads a private key given as a JWK (JSON text) or a PEM PKCS#8 `PRIVATE KEY`; returns what it is,
+ * Reads a private key given as a JWK (JSON text), a PEM PKCS#8 `PRIVATE KEY`, or PKCS#8 DER in
+ * base64 (one line with no character a shell or an env file treats specially); returns what it is,
  * or a message saying why it is not usable (never quoting the key).
  */
 export function inspectSigningKey(text: string): SigningKeyInfo | string {
@@ -57,11 +61,13 @@ export function inspectSigningKey(text: string): SigningKeyInfo | string {
       key = createPrivateKey({ key: JSON.parse(trimmed) as Record<string, string>, format: 'jwk' });
     } else if (trimmed.startsWith('-----BEGIN PRIVATE KEY-----')) {
       key = createPrivateKey({ key: trimmed, format: 'pem' });
+    } else if (STRICT_BASE64.test(trimmed) && trimmed.length > 0) {
+      key = createPrivateKey({ key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'pkcs8' });
     } else {
-      return 'expected a private JWK (JSON) or a PEM PKCS#8 private key ("-----BEGIN PRIVATE KEY-----")';
+      return 'expected a private JWK (JSON), a PEM PKCS#8 private key ("-----BEGIN PRIVATE KEY-----") or PKCS#8 DER in base64 (what causeway keygen prints)';
     }
   } catch {
-    return 'cannot read the private key (bad JSON, bad PEM, or not a private key)';
+    return 'cannot read the private key (bad JSON, bad PEM, bad DER, or not a private key)';
   }
   const details = key.asymmetricKeyDetails;
   let alg: SigningAlg;
@@ -85,7 +91,6 @@ export const signingKeySchema = secretSchema.superRefine((secret: Secret, ctx) =
 
 // ── Key-encryption keys (store) ─────────────────────────────────────────────────────────────
 
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Decodes strict RFC 4648 base64 (with padding); undefined when it is not. */
 export function decodeBase64(s: string): Buffer | undefined {

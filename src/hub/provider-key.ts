@@ -1,5 +1,5 @@
 // The provider's signing key for HIP/1 session tokens (spec 2): loaded from configuration (a
-// private JWK as JSON, or a PKCS#8 PEM), used to mint short-lived JWTs per provider user, and
+// private JWK as JSON, a PKCS#8 PEM, or PKCS#8 DER in base64), used to mint short-lived JWTs per provider user, and
 // published as a JWKS (public half only) at /.well-known/jwks.json for the hub to verify.
 import { createPrivateKey, createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
@@ -30,16 +30,18 @@ export class ProviderKey {
     this.#publicJwk = publicJwk;
   }
 
-  /** From a private JWK (JSON text) or a PKCS#8 PEM; Ed25519 or P-256 only. */
+  /** From a private JWK (JSON text), a PKCS#8 PEM or PKCS#8 DER in base64 (causeway keygen); Ed25519 or P-256 only. */
   static async load(material: string, kid?: string): Promise<ProviderKey> {
     let priv: KeyObject;
     try {
       const text = material.trim();
       priv = text.startsWith('{')
         ? createPrivateKey({ key: JSON.parse(text) as JsonWebKey, format: 'jwk' })
-        : createPrivateKey(text);
+        : text.startsWith('-----')
+          ? createPrivateKey(text)
+          : createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
     } catch (err) {
-      throw new ProviderKeyError(`signing key is neither a private JWK nor a PKCS#8 PEM (${(err as Error).message})`);
+      throw new ProviderKeyError(`signing key is neither a private JWK nor PKCS#8 (PEM, or DER in base64) (${(err as Error).message})`);
     }
     let alg: 'EdDSA' | 'ES256';
     if (priv.asymmetricKeyType === 'ed25519') alg = 'EdDSA';

@@ -1,5 +1,9 @@
 // `causeway keygen` output is what docker-compose.yml's services read: the compose configs must
 // validate with exactly those variables, so the documented container set-up cannot drift.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.ts';
 import { loadCausewayConfig, loadMockHubConfig } from '../../src/config/causeway.ts';
@@ -27,6 +31,21 @@ describe('causeway keygen and the compose configs', () => {
     expect(a.CAUSEWAY_KEK).not.toBe(b.CAUSEWAY_KEK);
     const key = await ProviderKey.load(a.CAUSEWAY_SIGNING_KEY as string);
     expect(key.alg).toBe('EdDSA');
+  });
+
+  it('prints values that need no quoting, so compose, `docker run --env-file` and a shell read the same', async () => {
+    let out = '';
+    expect(await main(['keygen'], { stdout: { write: (t: string) => (out += t) }, stderr: { write: () => undefined } })).toBe(0);
+    const lines = out.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    expect(lines).toHaveLength(3);
+    // --env-file takes everything after the first `=` literally, quotes included.
+    for (const l of lines) expect(l).toMatch(/^[A-Z_]+=[A-Za-z0-9+/=_-]+$/);
+    const literal = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const dir = mkdtempSync(join(tmpdir(), 'causeway-keygen-'));
+    writeFileSync(join(dir, '.env'), out);
+    const sourced = execFileSync('bash', ['-c', 'set -a; . ./.env; printf "%s\\n" "$CAUSEWAY_SIGNING_KEY" "$CAUSEWAY_KEK" "$CAUSEWAY_MOCK_HUB_ADMIN_TOKEN"'], { cwd: dir, encoding: 'utf8', env: {} });
+    expect(sourced.split('\n').slice(0, 3)).toEqual([literal.CAUSEWAY_SIGNING_KEY, literal.CAUSEWAY_KEK, literal.CAUSEWAY_MOCK_HUB_ADMIN_TOKEN]);
+    expect((await ProviderKey.load(literal.CAUSEWAY_SIGNING_KEY as string)).alg).toBe('EdDSA');
   });
 
   it('config/compose/*.yaml validate with the variables keygen prints', async () => {

@@ -8,6 +8,7 @@ import { parseCausewayConfig, parseMockHubConfig } from '../../src/config/causew
 import { defaultConfigYaml } from '../../src/config/default-config.ts';
 import { formatPath } from '../../src/config/errors.ts';
 import { inspectSigningKey } from '../../src/config/fields.ts';
+import { ProviderKey } from '../../src/hub/provider-key.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 import { Secret } from '../../src/config/secret.ts';
 import { MINIMAL, configErrorOf, registry, setEnv, testEnv } from './support.ts';
@@ -120,6 +121,16 @@ describe('the signing key', () => {
     } finally {
       restoreJwk();
     }
+  });
+
+  it('accepts PKCS#8 DER in base64 (what keygen prints), and refuses base64 that is not a private key', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const der = privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    expect(inspectSigningKey(der)).toMatchObject({ alg: 'ES256', publicJwk: { kty: 'EC', crv: 'P-256' } });
+    expect((await ProviderKey.load(der)).alg).toBe('ES256');
+    const spki = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    expect(inspectSigningKey(spki)).toBe('cannot read the private key (bad JSON, bad PEM, bad DER, or not a private key)');
+    await expect(ProviderKey.load(spki)).rejects.toThrow(/neither a private JWK nor PKCS#8/);
   });
 
   it('refuses a public key', () => {
