@@ -116,7 +116,8 @@ export class Core implements CoreApi {
       redis: o.redis, keyring: o.keyring, prefix: o.prefix, sessions: o.sessions, edge, accounts: this.accounts, devices,
       outbox: this.outbox, statusLog: this.statusLog, logger: o.logger,
       deliver: (user, m, media) => this.#deliver(user, m, media),
-      onStatus: (_user, s) => this.#status(s),
+      // A receipt's status stays due until the adapter took it (reported again by the sweep).
+      onStatus: (_user, s) => this.outbound.reportFinal(s),
       onNotice: (user, n) => this.#notice(user, n),
       identityChanged: (user, peer) => this.identityChanged(user, peer),
       observe: (outcome, ms) => {
@@ -270,10 +271,6 @@ export class Core implements CoreApi {
   async #report(s: MessageStatus): Promise<void> {
     const c = await this.#connectorOf(this.userAddress(s.from));
     await c?.status(s);
-  }
-
-  #status(s: MessageStatus): void {
-    this.#report(s).catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message }, 'status not handed to the adapter'));
   }
 
   #notice(user: string, n: Notice): void {

@@ -5,21 +5,21 @@
 // never leave a spent message key without the message. Only then is it acked to the hub; then
 // handed to the adapter in process, in the session's order, after which a delivery receipt goes
 // back to the hub (handover.ts: pending set, sweep, retries). An undecryptable message is acked,
-// answered with a retry receipt (spec 6.2) and reported to the provider user; one whose unit lost
-// its lock is not acked (nothing was written: the hub redelivers it).
+// answered with a retry receipt (spec 6.2) and reported to the provider user — only on an error
+// known to mean that its ciphertext cannot be decrypted (isUndecryptable: a whitelist); any other
+// failure (a unit that lost its lock, Redis, a config fault, a bug) leaves it unacked, so the hub
+// redelivers it.
 import { createHash } from 'node:crypto';
 import { ErrorCode, LibSignalErrorBase } from '@signalapp/libsignal-client';
-import { ReplyError, type Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { InboundMessage, MessageStatus, Notice } from '../../adapters/contract.ts';
-import { KeyNotConfiguredError, type Keyring } from '../crypto/keyring.ts';
-import { LockTimeoutError } from '../crypto/peer-lock.ts';
+import type { Keyring } from '../crypto/keyring.ts';
 import type { SignalEdge } from '../crypto/signal-edge.ts';
-import { LockLostError } from '../crypto/signal-unit.ts';
 import type { UnitWrites } from '../crypto/unit-writes.ts';
 import type { HubConnection, InboundStanza } from '../hub/connection.ts';
 import type { SessionManager } from '../hub/sessions.ts';
-import { decodeContent, deviceAddress, encodeContent, userOf, type Content, type IncomingMessage, type MediaRef, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
+import { decodeContent, deviceAddress, encodeContent, ProtocolError, userOf, type Content, type IncomingMessage, type MediaRef, type NotificationStanza, type ReceiptStanza } from '../protocol/index.ts';
 import type { Accounts } from './accounts.ts';
 import type { DeviceDirectory } from './devices.ts';
 import { contentOf } from './encrypt-message.ts';
@@ -29,10 +29,46 @@ import type { StatusLog } from './status-log.ts';
 
 const KEEP_S = 7 * 24 * 3600;
 
-/** Errors of Redis refusing or losing a command (ioredis, redis-errors), told apart by name. */
-const REDIS_ERRORS = new Set(['ReplyError', 'AbortError', 'InterruptError', 'ParserError', 'MaxRetriesPerRequestError']);
-function isRedisFailure(err: unknown): boolean {
-  return err instanceof Error && (err instanceof ReplyError || REDIS_ERRORS.has(err.name) || err.message === 'Connection is closed.');
+/**
+ * libsignal's messages (rust/protocol/src/error.rs) of its errors without a code of their own
+ * (ErrorCode.Generic) that are about the ciphertext: malformed (too short, unknown version, bad
+ * protobuf, bad keys in it), failing (MAC, "decryption failed", too far into the future: the
+ * InvalidMessage family), naming prekeys we lack, or from a device we have no session with.
+ */
+const BAD_CIPHERTEXT = new RegExp(
+  '^(invalid (Whisper|PreKey) message: |protobuf encoding was invalid|ciphertext serialized bytes were too short <|ciphertext version was (too old|unrecognized) <' +
+    '|unrecognized message version <|no key type identifier|bad key (type|length) <|bad KEM (key type|key length|ciphertext length) <|unexpected KEM key type <' +
+    '|invalid (signed |Kyber )?prekey identifier|session with \\S+ not found)',
+);
+/** A store of ours that failed inside libsignal: its error is wrapped as Generic, named in the message. */
+const CALLBACK_FAILED = /^error in method call '(\w+)': (.*)$/s;
+/** Reads of the prekeys a PreKey message names; one not found (MissingKeyError) is the message's fault. */
+const PREKEY_READS = new Set(['loadPreKey', 'loadSignedPreKey', 'loadKyberPreKey']);
+
+/**
+ * Whether `err`, from decrypting a hub message and storing it, says that its ciphertext cannot be
+ * decrypted with what we have, so that asking the sender for a retry (spec 6.2) is the answer: a
+ * whitelist. Anything else — a Redis failure (also one inside libsignal's store calls), a record
+ * sealed under a key this replica lacks, a lost lock, a bug — is ours, and the message is left to
+ * the hub to redeliver: acking it would lose it.
+ */
+export function isUndecryptable(err: unknown): boolean {
+  // Decrypted, but not content (spec 5): its message key is spent either way.
+  if (err instanceof ProtocolError) return err.code === 'bad-content';
+  if (!(err instanceof LibSignalErrorBase)) return false;
+  switch (err.code) {
+    case ErrorCode.DuplicatedMessage: // its key is spent and no stored message has its id (the guard)
+    case ErrorCode.InvalidSession: // our session with that device cannot decrypt it
+    case ErrorCode.UntrustedIdentity: // still, after the identity change (see #message)
+      return true;
+    case ErrorCode.Generic: {
+      const failed = CALLBACK_FAILED.exec(err.message);
+      if (failed) return PREKEY_READS.has(failed[1] as string) && (failed[2] as string).startsWith('MissingKeyError: ');
+      return BAD_CIPHERTEXT.test(err.message);
+    }
+    default:
+      return false;
+  }
 }
 
 /** A decrypted message as stored (sealed) for the hand-over. */
@@ -59,7 +95,7 @@ export interface InboundOptions {
   /** A contact's identity changed (spec 8 `identity`): see Core.identityChanged. */
   identityChanged: (user: string, peer: string) => Promise<unknown>;
   /** Outcome of each hub message, for metrics. */
-  observe?: (outcome: 'delivered' | 'undecryptable' | 'duplicate', latencyMs: number | undefined) => void;
+  observe?: (outcome: 'delivered' | 'undecryptable' | 'duplicate' | 'not-handled', latencyMs: number | undefined) => void;
   logger: Logger;
 }
 
@@ -117,8 +153,10 @@ export class InboundHandler {
     }
     const prev = this.#chains.get(conn) ?? Promise.resolve();
     const next = prev.then(() => this.#one(conn, s)).catch((err: unknown) => {
-      // Not acked: the hub redelivers it on the next session (spec 5).
-      this.#o.logger.warn({ user: conn.user, kind: s.kind, err: (err as Error).message }, 'inbound stanza not handled');
+      // Not acked: the hub redelivers it on the next session, or after 60 s (spec 5). Counted, so
+      // that one failing again and again (an error isUndecryptable does not know) can be alerted on.
+      this.#o.logger.warn({ user: conn.user, kind: s.kind, ...(s.kind === 'message' && 'from' in s ? { from: s.from, id: s.id } : {}), err: (err as Error).message }, 'inbound stanza not handled');
+      if (s.kind === 'message') this.#o.observe?.('not-handled', undefined);
     });
     this.#chains.set(conn, next);
     this.#inflight.add(next);
@@ -147,6 +185,8 @@ export class InboundHandler {
     const user = conn.user;
     const key = this.#recordKey(user, m.from, m.id);
     const ack = () => conn.send({ kind: 'ack', class: 'message', id: m.id, to: m.from });
+    // A group ciphertext (spec 12, phase 2) on a message to one user: it cannot be decrypted here.
+    if (m.enc.type !== 'pkmsg' && m.enc.type !== 'msg') return this.#undecryptable(conn, m, key, new Error(`enc type ${m.enc.type} is for groups (phase 2)`), ack);
     const decrypt = () => this.#o.edge.decryptWith(this.#o.accounts.store(user), deviceAddress(user, 1), m.participant, m.enc, {
       guard: { key, field: 'state' },
       then: (plain) => this.#toStore(user, key, m, decodeContent(plain)),
@@ -165,10 +205,10 @@ export class InboundHandler {
         out = await decrypt();
       }
     } catch (err) {
-      // Nothing was written (the ratchet did not move): not acked, so the hub redelivers it. A
-      // Redis failure is no reason to call the message undecryptable: acking it would lose it; nor
-      // is a record sealed under a key this replica lacks (its config is behind: fixed, it decrypts).
-      if (err instanceof LockLostError || err instanceof LockTimeoutError || err instanceof KeyNotConfiguredError || isRedisFailure(err)) throw err;
+      // Only an error about the ciphertext makes it undecryptable (isUndecryptable). Anything else
+      // (a lost lock: nothing was written; a Redis failure; a record sealed under a key this replica
+      // lacks: fixed, it decrypts; a bug) is not acked, so the hub redelivers it (handle logs it).
+      if (!isUndecryptable(err)) throw err;
       return this.#undecryptable(conn, m, key, err as Error, ack);
     }
     if (out.guarded) {
@@ -245,8 +285,10 @@ export class InboundHandler {
       if (r.from) await this.#answerRetry(conn, r);
       return;
     }
-    // Acked once its statuses are stored: if Redis fails first, the hub sends the receipt again
-    // (a repeat of a stored state appends nothing, status-log.ts).
+    // Acked once its statuses are stored, each due for its report to the adapter until the adapter
+    // took it (status-log.ts; a report lost or refused after the ack is made again by the outbound
+    // sweep). If Redis fails first, the hub sends the receipt again (a repeat of a stored state
+    // appends and marks nothing).
     const statuses: MessageStatus[] = [];
     const sender = user.slice(0, user.indexOf('@')); // statuses name our user by its local id
     for (const id of [r.id, ...(r.list ?? [])]) {

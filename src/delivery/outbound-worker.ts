@@ -10,7 +10,10 @@
 // ended, reported through `reportFinal`), the worker clears the marks of the statuses the
 // adapter took in batches (one command per batch), and the sweep reports again, from the status
 // log, those due for longer than `statusRedoMs` (a process killed between the finish and the
-// report, or an adapter that refused it).
+// report, or an adapter that refused it). A hub receipt's status (delivered, read, played) goes the
+// same way: the script that appends it marks it due (StatusLog#appendReceipt), inbound.ts reports
+// it through `reportFinal` (Core wires it so), and the sweep reports it again if need be — the
+// hub does not resend a receipt that was acked.
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { MessageStatus } from '../../adapters/contract.ts';
@@ -19,17 +22,18 @@ import { BullConnections } from './bull.ts';
 import { LaneRunner, LEASE_MS, type LaneRun } from './lanes.ts';
 import { OutboundAttempt, PermanentFailure, REASON_TEXT, SessionGone, type OutboundJob, type OutboundWorkerOptions } from './outbound-attempt.ts';
 import type { Claimed, OutboundRecord } from './outbox.ts';
+import { dueMember } from './status-log.ts';
 
 export type { OutboundJob, OutboundWorkerOptions } from './outbound-attempt.ts';
 
 export interface OutboundDeliveryOptions extends OutboundWorkerOptions {
-  /** Hands a status to the adapter; a final status stays due until the promise resolves. */
+  /** Hands a status to the adapter; a due status (final, or a receipt's) stays due until the promise resolves. */
   onStatus: (s: MessageStatus) => void | Promise<void>;
-  /** How long a final status may stay unconfirmed before a sweep reports it again (default 60 s). */
+  /** How long a due status may stay unconfirmed before a sweep reports it again (default 60 s). */
   statusRedoMs?: number;
 }
 
-/** A final status unconfirmed this long is reported again by a sweep: twice the default sweep period. */
+/** A due status unconfirmed this long is reported again by a sweep: twice the default sweep period. */
 export const STATUS_REDO_MS = 60_000;
 /** Confirmed statuses are cleared in one command per this many, or after this long. */
 const REPORTED_BATCH = 100;
@@ -65,7 +69,7 @@ export class OutboundDelivery {
   /** Lanes other replicas hand to this one (it holds their senders' hub sessions). */
   #subscriber: Redis | undefined;
   #resweep: NodeJS.Timeout | undefined;
-  /** Final statuses the adapter took, to be cleared from the due set in the next batch. */
+  /** Due members (StatusLog's dueMember) of the statuses the adapter took, cleared in the next batch. */
   #reported: string[] = [];
   #flushTimer: NodeJS.Timeout | undefined;
   /** Reports handed to the adapter and not yet settled (waited for, bounded, on close). */
@@ -159,7 +163,7 @@ export class OutboundDelivery {
   /**
    * Makes sure every non-empty lane is being worked on: drained here when no process holds it and
    * no retry job waits for its head; finalizes heads whose job failed for good; reports again the
-   * final statuses left unconfirmed (see the top of this file). Returns how many lanes another
+   * statuses left unconfirmed (see the top of this file). Returns how many lanes another
    * process held.
    */
   async sweep(): Promise<number> {
@@ -219,27 +223,28 @@ export class OutboundDelivery {
   }
 
   /**
-   * Hands a final status recorded elsewhere and marked due by the script that recorded it (a submit
-   * the policy ended, Outbox#submit) to the adapter, at least once: as the worker's own (#report).
+   * Hands a status recorded elsewhere and marked due by the script that recorded it to the adapter,
+   * at least once, as the worker's own (#report): the final status of a submit the policy ended
+   * (Outbox#submit), or a hub receipt's status (StatusLog#appendReceipt).
    */
   reportFinal(s: MessageStatus): void {
     this.#report(s);
   }
 
-  /** Hands a final status to the adapter; once it took it, the status is cleared in the next batch. */
+  /** Hands a due status to the adapter; once it took it, its mark is cleared in the next batch. */
   #report(s: MessageStatus): void {
     const p = Promise.resolve()
       .then(() => this.#o.onStatus(s))
       .then(
-        () => this.#reportedOne(s.messageId),
+        () => this.#reportedOne(dueMember(s)),
         (err: unknown) => this.#o.logger.warn({ id: s.messageId, state: s.state, err: (err as Error).message }, 'status not handed to the adapter; it is reported again later'),
       )
       .finally(() => this.#reporting.delete(p));
     this.#reporting.add(p);
   }
 
-  #reportedOne(id: string): void {
-    this.#reported.push(id);
+  #reportedOne(member: string): void {
+    this.#reported.push(member);
     if (this.#reported.length >= REPORTED_BATCH) void this.#flushReported();
     else if (this.#flushTimer === undefined) {
       this.#flushTimer = setTimeout(() => void this.#flushReported(), REPORTED_FLUSH_MS);
@@ -250,9 +255,9 @@ export class OutboundDelivery {
   async #flushReported(): Promise<void> {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const ids = this.#reported.splice(0);
+    const members = this.#reported.splice(0);
     // Not cleared (Redis unreachable): reported again by a sweep, which the adapter deduplicates.
-    await this.#o.outbox.statusesReported(ids).catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message, n: ids.length }, 'could not clear reported statuses'));
+    await this.#o.outbox.statusesReported(members).catch((err: unknown) => this.#o.logger.warn({ err: (err as Error).message, n: members.length }, 'could not clear reported statuses'));
   }
 
   #channel(replica: string): string {

@@ -344,12 +344,12 @@ export class Outbox {
     return claimed ? { next, claimed, ...stale } : { next, ...stale };
   }
 
-  /** The adapter took these messages' final statuses: no longer due (StatusLog#reported). */
-  statusesReported(ids: string[]): Promise<void> {
-    return this.#status.reported(ids);
+  /** The adapter took the statuses these due members name: no longer due (StatusLog#reported). */
+  statusesReported(members: string[]): Promise<void> {
+    return this.#status.reported(members);
   }
 
-  /** Final statuses whose report has been due for `olderThanMs` (StatusLog#takeDue). */
+  /** Statuses (final ones, hub receipts') whose report has been due for `olderThanMs` (StatusLog#takeDue). */
   dueStatuses(olderThanMs: number, limit?: number): Promise<MessageStatus[]> {
     return this.#status.takeDue(olderThanMs, limit);
   }
