@@ -43,7 +43,9 @@ export async function mockHubCommand(args: string[], io: CliIo): Promise<number>
   const logger = createLogger({ level, pretty, name: 'mock-hub', destination: io.stdout });
   const { startMockHub } = await import('../mock-hub/index.ts');
   const hub = await startMockHub(config, { logger });
-  logger.info(`mock hub listening on ${hub.url} (HIP/1 at ${hub.wsUrl})`);
+  // hub.url is a local address to call; on a wildcard bind it is loopback, so say what was bound too.
+  const bound = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? ` (bound to ${config.listen.host}, every interface)` : '';
+  logger.info(`mock hub listening on ${hub.url}${bound} (HIP/1 at ${hub.wsUrl})`);
   if (file === undefined && io.env.CAUSEWAY_MOCK_HUB_ADMIN_TOKEN === undefined) {
     logger.info('control API token is random: set CAUSEWAY_MOCK_HUB_ADMIN_TOKEN to use /control/*');
   }

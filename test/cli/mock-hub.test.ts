@@ -31,7 +31,7 @@ function start(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Running {
     stdout: {
       write: (s: string) => {
         stdout += s;
-        const m = /mock hub listening on (http:\/\/[^ ]+) \(HIP\/1 at (ws:\/\/[^)]+)\)/.exec(stdout);
+        const m = /mock hub listening on (http:\/\/[^ ]+) (?:\(bound to [^)]+\) )?\(HIP\/1 at (ws:\/\/[^)]+)\)/.exec(stdout);
         if (m?.[1] !== undefined) found(m[1]);
       },
     },
@@ -55,6 +55,15 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe('causeway mock-hub', () => {
+  it('on a wildcard host, logs a loopback URL to call and says that every interface is bound', async () => {
+    const hub = start(['--port', '0', '--host', '0.0.0.0', '--json']);
+    const url = await within(hub.url, 15_000, 'the listening line');
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(hub.output()).toContain(`mock hub listening on ${url} (bound to 0.0.0.0, every interface) (HIP/1 at`);
+    hub.stop();
+    expect(await within(hub.done, 15_000, 'the command to return')).toBe(0);
+  });
+
   it('runs the embedded config on the given port and host until stopped', async () => {
     const hub = start(['--port', '0', '--host', '127.0.0.1', '--json'], { CAUSEWAY_MOCK_HUB_ADMIN_TOKEN: 'cli-test-admin' });
     const url = await within(hub.url, 15_000, 'the listening line');
