@@ -1,7 +1,7 @@
 // `causeway keygen`: fresh secrets for a new deployment, printed as environment-file lines (one
 // line each, so they fit a .env file or a secret store): the provider's Ed25519 signing key as
-// PKCS#8 DER in base64, a 32-byte key-encryption key, and a mock hub control token. Printed once, to stdout
-// only, never logged.
+// PKCS#8 DER in base64, a 32-byte key-encryption key, a mock hub control token, and the webhook
+// adapter's API token and signing secret. Printed once, to stdout only, never logged.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseCommandArgs, type CliIo } from './io.ts';
 import { USAGE } from './usage.ts';
@@ -22,6 +22,8 @@ export async function keygenCommand(args: string[], io: CliIo): Promise<number> 
       `CAUSEWAY_SIGNING_KEY=${der}`,
       `CAUSEWAY_KEK=${randomBytes(32).toString('base64')}`,
       `CAUSEWAY_MOCK_HUB_ADMIN_TOKEN=${randomBytes(24).toString('base64url')}`,
+      `CAUSEWAY_WEBHOOK_API_TOKEN=${randomBytes(24).toString('base64url')}`,
+      `CAUSEWAY_WEBHOOK_SECRET=${randomBytes(32).toString('base64url')}`,
       '',
     ].join('\n'),
   );

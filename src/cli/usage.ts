@@ -29,7 +29,8 @@ Commands:
 
   keygen                    Print fresh secrets as .env lines: CAUSEWAY_SIGNING_KEY (Ed25519,
                             PKCS#8 DER in base64), CAUSEWAY_KEK (32 bytes, base64),
-                            CAUSEWAY_MOCK_HUB_ADMIN_TOKEN. Used by docker-compose.yml.
+                            CAUSEWAY_MOCK_HUB_ADMIN_TOKEN, CAUSEWAY_WEBHOOK_API_TOKEN,
+                            CAUSEWAY_WEBHOOK_SECRET. Used by docker-compose.yml.
 
   matrix-registration [options]
                             Print the Matrix appservice registration file (YAML, with both
