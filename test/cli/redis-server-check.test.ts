@@ -4,12 +4,12 @@
 // to end on real redis-servers started here with those settings (never the shared one's config).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkRedisServer } from '../../src/redis-connect.ts';
+import { freePort } from '../adapters/webhook/support.ts';
 import { MINIMAL, testEnv } from '../config/support.ts';
 
 const info = (fields: Record<string, string>): string =>
@@ -44,17 +44,6 @@ describe('checkRedisServer', () => {
     expect(checkRedisServer('')).toEqual({ problems: [], notes: [] });
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const servers: Array<{ child: ChildProcess; dir: string }> = [];
 afterAll(() => {
