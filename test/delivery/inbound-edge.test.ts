@@ -9,116 +9,40 @@
 // - a PreKey message from a contact whose identity key changed (reinstall) is an identity change
 //   (issue 3: "on an identity notification or an untrusted identity"): the provider user is told
 //   and the message is delivered, rather than asked for retries that can never succeed.
-import { randomBytes } from 'node:crypto';
 import { ReplyError } from 'ioredis';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InboundMessage, Notice } from '../../adapters/contract.ts';
-import { createAccount, type UploadQuery } from '../../src/crypto/account.ts';
-import { Keyring, KeyNotConfiguredError } from '../../src/crypto/keyring.ts';
-import { PeerLock } from '../../src/crypto/peer-lock.ts';
-import { RedisSignalStore } from '../../src/crypto/redis-signal-store.ts';
-import { SignalEdge, type DecryptedWith, type DecryptWith } from '../../src/crypto/signal-edge.ts';
-import { Accounts } from '../../src/delivery/accounts.ts';
-import { DeviceDirectory } from '../../src/delivery/devices.ts';
-import { InboundHandler } from '../../src/delivery/inbound.ts';
-import { Outbox } from '../../src/delivery/outbox.ts';
-import { StatusLog } from '../../src/delivery/status-log.ts';
-import type { HubConnection } from '../../src/hub/connection.ts';
-import type { SessionManager } from '../../src/hub/sessions.ts';
-import { deviceAddress, encodeContent, type EncType, type IncomingMessage, type Stanza } from '../../src/protocol/index.ts';
-import type { KeyBundle } from '../../src/protocol/types.ts';
-import { testRedis } from '../support/redis.ts';
+import { KeyNotConfiguredError } from '../../src/crypto/keyring.ts';
+import type { IncomingMessage } from '../../src/protocol/index.ts';
 import { until } from './harness.ts';
+import { HUB_USER, inboundRig, type HubDevice } from './inbound-rig.ts';
 
-const { redis, prefix, cleanup } = testRedis();
-const USER = 'alice@birdy.interop';
-const HUB_USER = 'ada@hub';
-const HUB_DEVICE = 'ada:3@hub';
-const LOCAL = deviceAddress(USER, 1);
-const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-
-/** The core's edge, able to fail the next unit with an error of its own (Redis refusing writes…). */
-class FailingEdge extends SignalEdge {
-  failNext: Error | undefined;
-  override decryptWith<T>(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }, o: DecryptWith<T>): Promise<DecryptedWith<T>> {
-    const err = this.failNext;
-    if (!err) return super.decryptWith(store, local, peer, enc, o);
-    this.failNext = undefined;
-    return Promise.reject(err);
-  }
-}
-const edge = new FailingEdge(new PeerLock(prefix));
-const logger = pino({ level: 'silent' });
-const delivered: InboundMessage[] = [];
-const notices: Notice[] = [];
 const identityChanges: string[] = [];
-const statusLog = new StatusLog(redis, prefix);
-const noHub = { get: () => Promise.reject(new Error('no hub session in this test')) } as unknown as SessionManager;
-const accounts = new Accounts({ redis, keyring: ring, prefix, sessions: noHub, preKeys: 2, lowWater: 0, rotateSignedMs: 1e12, logger });
-
-const inbound = new InboundHandler({
-  redis, keyring: ring, prefix, sessions: noHub, edge, accounts, devices: new DeviceDirectory(redis, prefix),
-  outbox: new Outbox(redis, ring, prefix, statusLog), statusLog, logger,
-  deliver: async (_user, m) => void delivered.push(m),
-  onStatus: () => undefined,
-  onNotice: (_user, n) => notices.push(n),
+const rig = inboundRig({
   // What Core.identityChanged does to the stores (its notice goes through the adapter there).
   identityChanged: async (user, peer) => {
     identityChanges.push(peer);
-    const store = accounts.store(user);
+    const store = rig.accounts.store(user);
     await store.dropSessionsOf((name) => name.replace(/:\d+@/, '@') === peer);
     await store.forgetIdentitiesOf((name) => name.replace(/:\d+@/, '@') === peer);
   },
 });
+const { acks, retries, receipted, handle, delivered, notices, edge, statusLog } = rig;
 
-const out: Stanza[] = [];
-const hub = {
-  user: USER,
-  send: (s: Stanza) => void out.push(s),
-  sendReceipt: (s: Stanza) => (out.push(s), Promise.resolve({ kind: 'ack' })),
-} as unknown as HubConnection;
-const acks = (id: string) => out.filter((s) => s.kind === 'ack' && 'id' in s && s.id === id).length;
-const retries = (id: string) => out.filter((s) => s.kind === 'receipt' && s.id === id && s.type === 'retry').length;
-const receipted = (id: string) => out.some((s) => s.kind === 'receipt' && s.id === id && s.type === 'delivery');
-
-/** A simulated hub device (its own store); `reset` gives it a fresh identity, as a reinstall does. */
-let upload: UploadQuery;
-let hubStore: RedisSignalStore;
-const hubEdge = new SignalEdge(new PeerLock(`${prefix}-hub`));
+/** The simulated hub device; `newHubDevice` gives it a fresh identity, as a reinstall does. */
+let ada: HubDevice;
 async function newHubDevice(gen: number): Promise<void> {
-  hubStore = new RedisSignalStore(redis, ring, `${prefix}-hub${gen}`, HUB_DEVICE);
-  await createAccount(hubStore, { preKeys: 1, kyberPreKeys: 1 });
-  const bundle: KeyBundle = { registration: upload.registration as number, identity: upload.identity as Uint8Array, skey: upload.skey as KeyBundle['skey'], kyber: upload.kyber as KeyBundle['kyber'] };
-  await hubEdge.startSession(hubStore, HUB_DEVICE, LOCAL, bundle);
+  ada = await rig.hubDevice(3, { store: `gen${gen}` });
 }
-let n = 0;
-async function fromHub(text: string, contentId?: string): Promise<IncomingMessage> {
-  const id = `msg-${randomBytes(4).toString('hex')}-${++n}`;
-  const t = 1_700_000_000 + n;
-  const e = await hubEdge.encrypt(hubStore, HUB_DEVICE, LOCAL, encodeContent({ id: contentId ?? id, t, text }));
-  return { kind: 'message', id, from: HUB_USER, participant: HUB_DEVICE, type: 'text', t, enc: { v: 1, ...e } };
-}
-/** Hands a stanza to the handler and waits until its chain has moved past it. */
-async function handle(m: IncomingMessage): Promise<void> {
-  inbound.handle(hub, m);
-  // a marker after it on the same chain: a notification, acked only once the chain reaches it
-  const marker = `mark${++n}`;
-  inbound.handle(hub, { kind: 'notification', id: marker, type: 'devices', from: 'nobody@hub' } as unknown as IncomingMessage);
-  await until(() => acks(marker) > 0, 10_000, `stanza ${m.id} handled`);
-}
+const fromHub = (text: string, contentId?: string) => rig.fromHub(ada, text, contentId === undefined ? {} : { contentId });
 
 beforeAll(async () => {
-  upload = await createAccount(accounts.store(USER), { preKeys: 2, kyberPreKeys: 2 });
+  await rig.start();
   await newHubDevice(1);
   const first = await fromHub('first');
   await handle(first);
   await until(() => receipted(first.id), 10_000, 'first delivered');
 });
-afterAll(async () => {
-  await inbound.close(1000);
-  await cleanup();
-});
+afterAll(() => rig.close());
 
 describe('inbound edge cases', () => {
   it('a Redis failure while decrypting and storing is not acked and not answered with a retry receipt', async () => {
@@ -148,7 +72,7 @@ describe('inbound edge cases', () => {
   });
 
   it('a hub receipt is acked only once its status is stored: a Redis failure first leaves it unacked', async () => {
-    const receipt = { kind: 'receipt', id: 'ours-0001', from: HUB_USER, participant: HUB_DEVICE, type: 'read', t: 1_700_000_100 } as unknown as IncomingMessage;
+    const receipt = { kind: 'receipt', id: 'ours-0001', from: HUB_USER, participant: ada.address, type: 'read', t: 1_700_000_100 } as unknown as IncomingMessage;
     const append = statusLog.appendReceipt.bind(statusLog);
     statusLog.appendReceipt = () => Promise.reject(new ReplyError("OOM command not allowed when used memory > 'maxmemory'."));
     try {

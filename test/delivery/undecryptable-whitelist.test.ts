@@ -5,98 +5,16 @@
 // inside libsignal, which wraps a store's error in one of its own) must not ack and lose it.
 // Driven directly by stanzas from a simulated hub device, on a real Redis (as inbound-edge.test.ts).
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InboundMessage, Notice } from '../../adapters/contract.ts';
-import { createAccount, type UploadQuery } from '../../src/crypto/account.ts';
-import { Keyring } from '../../src/crypto/keyring.ts';
-import { PeerLock } from '../../src/crypto/peer-lock.ts';
-import { RedisSignalStore } from '../../src/crypto/redis-signal-store.ts';
-import { SignalEdge, type DecryptedWith, type DecryptWith } from '../../src/crypto/signal-edge.ts';
-import { Accounts } from '../../src/delivery/accounts.ts';
-import { DeviceDirectory } from '../../src/delivery/devices.ts';
-import { InboundHandler } from '../../src/delivery/inbound.ts';
-import { Outbox } from '../../src/delivery/outbox.ts';
-import { StatusLog } from '../../src/delivery/status-log.ts';
-import type { HubConnection } from '../../src/hub/connection.ts';
-import type { SessionManager } from '../../src/hub/sessions.ts';
-import { deviceAddress, encodeContent, type EncType, type IncomingMessage, type Stanza } from '../../src/protocol/index.ts';
-import type { KeyBundle } from '../../src/protocol/types.ts';
-import { testRedis } from '../support/redis.ts';
+import type { IncomingMessage } from '../../src/protocol/index.ts';
 import { until } from './harness.ts';
+import { inboundRig, USER, type HubDevice } from './inbound-rig.ts';
 
-const { redis, prefix, cleanup } = testRedis();
-const USER = 'alice@birdy.interop';
-const HUB_USER = 'ada@hub';
-const LOCAL = deviceAddress(USER, 1);
-const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
+const rig = inboundRig();
+const { acks, retries, receipted, reported, handle, delivered, outcomes, edge, accounts } = rig;
+const hubDevice = (device: number, skeyId?: number) => rig.hubDevice(device, skeyId === undefined ? {} : { skeyId });
+const fromHub = (d: HubDevice, text: string, plaintext?: Uint8Array) => rig.fromHub(d, text, plaintext ? { plaintext } : {});
 
-/** The core's edge, able to fail the next unit with an error of its own. */
-class FailingEdge extends SignalEdge {
-  failNext: Error | undefined;
-  override decryptWith<T>(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }, o: DecryptWith<T>): Promise<DecryptedWith<T>> {
-    const err = this.failNext;
-    if (!err) return super.decryptWith(store, local, peer, enc, o);
-    this.failNext = undefined;
-    return Promise.reject(err);
-  }
-}
-const edge = new FailingEdge(new PeerLock(prefix));
-const logger = pino({ level: process.env.CAUSEWAY_TEST_LOG ?? 'silent' });
-const delivered: InboundMessage[] = [];
-const notices: Notice[] = [];
-/** What the handler counted (the messages metric's outcome label). */
-const outcomes: string[] = [];
-const statusLog = new StatusLog(redis, prefix);
-const noHub = { get: () => Promise.reject(new Error('no hub session in this test')) } as unknown as SessionManager;
-const accounts = new Accounts({ redis, keyring: ring, prefix, sessions: noHub, preKeys: 2, lowWater: 0, rotateSignedMs: 1e12, logger });
-const inbound = new InboundHandler({
-  redis, keyring: ring, prefix, sessions: noHub, edge, accounts, devices: new DeviceDirectory(redis, prefix),
-  outbox: new Outbox(redis, ring, prefix, statusLog), statusLog, logger,
-  deliver: async (_user, m) => void delivered.push(m),
-  onStatus: () => undefined,
-  onNotice: (_user, n) => notices.push(n),
-  identityChanged: async () => undefined,
-  observe: (outcome) => void outcomes.push(outcome),
-});
-
-const out: Stanza[] = [];
-const hub = {
-  user: USER,
-  send: (s: Stanza) => void out.push(s),
-  sendReceipt: (s: Stanza) => (out.push(s), Promise.resolve({ kind: 'ack' })),
-} as unknown as HubConnection;
-const acks = (id: string) => out.filter((s) => s.kind === 'ack' && 'id' in s && s.id === id).length;
-const retries = (id: string) => out.filter((s) => s.kind === 'receipt' && s.id === id && s.type === 'retry').length;
-const receipted = (id: string) => out.some((s) => s.kind === 'receipt' && s.id === id && s.type === 'delivery');
-const reported = (id: string) => notices.some((x) => x.kind === 'undecryptable' && x.messageId === id);
-
-/** A simulated hub device (its own store) with a session to alice from her bundle. */
-let upload: UploadQuery;
-const hubEdge = new SignalEdge(new PeerLock(`${prefix}-hub`));
-async function hubDevice(device: number, skeyId?: number): Promise<{ store: RedisSignalStore; address: string }> {
-  const address = `ada:${device}@hub`;
-  const store = new RedisSignalStore(redis, ring, `${prefix}-hub${device}`, address);
-  await createAccount(store, { preKeys: 1, kyberPreKeys: 1 });
-  const skey = upload.skey as KeyBundle['skey'];
-  const bundle: KeyBundle = { registration: upload.registration as number, identity: upload.identity as Uint8Array, skey: skeyId === undefined ? skey : { ...skey, id: skeyId }, kyber: upload.kyber as KeyBundle['kyber'] };
-  await hubEdge.startSession(store, address, LOCAL, bundle);
-  return { store, address };
-}
-let n = 0;
-async function fromHub(d: { store: RedisSignalStore; address: string }, text: string, plaintext?: Uint8Array): Promise<IncomingMessage> {
-  const id = `msg-${randomBytes(4).toString('hex')}-${++n}`;
-  const t = 1_700_000_000 + n;
-  const e = await hubEdge.encrypt(d.store, d.address, LOCAL, plaintext ?? encodeContent({ id, t, text }));
-  return { kind: 'message', id, from: HUB_USER, participant: d.address, type: 'text', t, enc: { v: 1, ...e } };
-}
-/** Hands a stanza to the handler and waits until its chain has moved past it. */
-async function handle(m: IncomingMessage): Promise<void> {
-  inbound.handle(hub, m);
-  const marker = `mark${++n}`;
-  inbound.handle(hub, { kind: 'notification', id: marker, type: 'devices', from: 'nobody@hub' } as unknown as IncomingMessage);
-  await until(() => acks(marker) > 0, 10_000, `stanza ${m.id} handled`);
-}
 /** Left to the hub: not acked, no retry receipt, not reported; its redelivery is delivered once. */
 async function redeliveredAndDelivered(m: IncomingMessage, text: string): Promise<void> {
   expect(acks(m.id)).toBe(0);
@@ -115,21 +33,17 @@ function undecryptable(m: IncomingMessage): void {
   expect(delivered.some((d) => d.id === m.id)).toBe(false);
 }
 
-let ada: Awaited<ReturnType<typeof hubDevice>>;
+let ada: HubDevice;
 beforeAll(async () => {
-  upload = await createAccount(accounts.store(USER), { preKeys: 2, kyberPreKeys: 2 });
+  await rig.start();
   ada = await hubDevice(3);
   const first = await fromHub(ada, 'first');
   await handle(first);
   await until(() => receipted(first.id), 10_000, 'first delivered');
   // Alice answers, so that Ada's device sends plain Signal messages (`msg`) from now on.
-  const answer = await edge.encrypt(accounts.store(USER), LOCAL, ada.address, encodeContent({ id: 'answer-1', t: 1_700_000_000, text: 'hi' }));
-  await hubEdge.decryptWith(ada.store, ada.address, LOCAL, answer, { then: () => ({ value: undefined }) });
+  await rig.answer(ada);
 });
-afterAll(async () => {
-  await inbound.close(1000);
-  await cleanup();
-});
+afterAll(() => rig.close());
 
 describe('an error that does not say the ciphertext is bad leaves the message to the hub', () => {
   it('a plain Error (a bug, an unlisted failure) is not acked; the redelivery is delivered', async () => {

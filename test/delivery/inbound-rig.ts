@@ -1,0 +1,143 @@
+// The inbound handler (inbound.ts) on a real Redis, driven directly by stanzas from simulated hub
+// devices (real libsignal clients with stores of their own), with what it sends back recorded: the
+// set-up of inbound-edge.test.ts and undecryptable-whitelist.test.ts. Its edge can fail the next
+// decrypt with an error of the test's choosing (Redis refusing writes, a bug…).
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import type { InboundMessage, Notice } from '../../adapters/contract.ts';
+import { createAccount, type UploadQuery } from '../../src/crypto/account.ts';
+import { Keyring } from '../../src/crypto/keyring.ts';
+import { PeerLock } from '../../src/crypto/peer-lock.ts';
+import { RedisSignalStore } from '../../src/crypto/redis-signal-store.ts';
+import { SignalEdge, type DecryptedWith, type DecryptWith } from '../../src/crypto/signal-edge.ts';
+import { Accounts } from '../../src/delivery/accounts.ts';
+import { DeviceDirectory } from '../../src/delivery/devices.ts';
+import { InboundHandler } from '../../src/delivery/inbound.ts';
+import { Outbox } from '../../src/delivery/outbox.ts';
+import { StatusLog } from '../../src/delivery/status-log.ts';
+import type { HubConnection } from '../../src/hub/connection.ts';
+import type { SessionManager } from '../../src/hub/sessions.ts';
+import { deviceAddress, encodeContent, type EncType, type IncomingMessage, type Stanza } from '../../src/protocol/index.ts';
+import type { KeyBundle } from '../../src/protocol/types.ts';
+import { testRedis } from '../support/redis.ts';
+import { until } from './harness.ts';
+
+export const USER = 'alice@birdy.interop';
+export const HUB_USER = 'ada@hub';
+const LOCAL = deviceAddress(USER, 1);
+
+/** The core's edge, able to fail the next unit with an error of its own. */
+class FailingEdge extends SignalEdge {
+  failNext: Error | undefined;
+  override decryptWith<T>(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }, o: DecryptWith<T>): Promise<DecryptedWith<T>> {
+    const err = this.failNext;
+    if (!err) return super.decryptWith(store, local, peer, enc, o);
+    this.failNext = undefined;
+    return Promise.reject(err);
+  }
+}
+
+/** A simulated hub device of HUB_USER. */
+export interface HubDevice {
+  store: RedisSignalStore;
+  address: string;
+}
+
+export interface InboundRigOptions {
+  /** The handler's `identityChanged` (default: nothing done). */
+  identityChanged?: (user: string, peer: string) => Promise<unknown>;
+}
+
+export function inboundRig(o: InboundRigOptions = {}) {
+  const { redis, prefix, cleanup } = testRedis();
+  const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
+  const edge = new FailingEdge(new PeerLock(prefix));
+  const logger = pino({ level: process.env.CAUSEWAY_TEST_LOG ?? 'silent' });
+  const delivered: InboundMessage[] = [];
+  const notices: Notice[] = [];
+  /** What the handler counted (the messages metric's outcome label). */
+  const outcomes: string[] = [];
+  const statusLog = new StatusLog(redis, prefix);
+  const noHub = { get: () => Promise.reject(new Error('no hub session in this test')) } as unknown as SessionManager;
+  const accounts = new Accounts({ redis, keyring: ring, prefix, sessions: noHub, preKeys: 2, lowWater: 0, rotateSignedMs: 1e12, logger });
+  const inbound = new InboundHandler({
+    redis, keyring: ring, prefix, sessions: noHub, edge, accounts, devices: new DeviceDirectory(redis, prefix),
+    outbox: new Outbox(redis, ring, prefix, statusLog), statusLog, logger,
+    deliver: async (_user, m) => void delivered.push(m),
+    onStatus: () => undefined,
+    onNotice: (_user, n) => notices.push(n),
+    identityChanged: async (user, peer) => void (await o.identityChanged?.(user, peer)),
+    observe: (outcome) => void outcomes.push(outcome),
+  });
+
+  const out: Stanza[] = [];
+  const hub = {
+    user: USER,
+    send: (s: Stanza) => void out.push(s),
+    sendReceipt: (s: Stanza) => (out.push(s), Promise.resolve({ kind: 'ack' })),
+  } as unknown as HubConnection;
+  const acks = (id: string) => out.filter((s) => s.kind === 'ack' && 'id' in s && s.id === id).length;
+  const retries = (id: string) => out.filter((s) => s.kind === 'receipt' && s.id === id && s.type === 'retry').length;
+  const receipted = (id: string) => out.some((s) => s.kind === 'receipt' && s.id === id && s.type === 'delivery');
+  const reported = (id: string) => notices.some((x) => x.kind === 'undecryptable' && x.messageId === id);
+
+  let upload: UploadQuery | undefined;
+  const hubEdge = new SignalEdge(new PeerLock(`${prefix}-hub`));
+  let n = 0;
+
+  return {
+    redis, prefix, edge, accounts, statusLog, inbound, delivered, notices, outcomes, acks, retries, receipted, reported,
+
+    /** Creates USER's account (its upload is what hub devices start sessions from). */
+    async start(): Promise<void> {
+      upload = await createAccount(accounts.store(USER), { preKeys: 2, kyberPreKeys: 2 });
+    },
+
+    /**
+     * A hub device `ada:DEVICE@hub` with a fresh identity (its own store, named by `store`: a new
+     * name is a reinstall) and a session to USER from its bundle, optionally naming another signed
+     * prekey id.
+     */
+    async hubDevice(device: number, opt: { store?: string; skeyId?: number } = {}): Promise<HubDevice> {
+      if (!upload) throw new Error('inboundRig: start() first');
+      const address = `ada:${device}@hub`;
+      const store = new RedisSignalStore(redis, ring, `${prefix}-hub-${opt.store ?? device}`, address);
+      await createAccount(store, { preKeys: 1, kyberPreKeys: 1 });
+      const skey = upload.skey as KeyBundle['skey'];
+      const bundle: KeyBundle = {
+        registration: upload.registration as number, identity: upload.identity as Uint8Array,
+        skey: opt.skeyId === undefined ? skey : { ...skey, id: opt.skeyId }, kyber: upload.kyber as KeyBundle['kyber'],
+      };
+      await hubEdge.startSession(store, address, LOCAL, bundle);
+      return { store, address };
+    },
+
+    /** A text message from `d` (content id `contentId` if given; `plaintext` instead of content). */
+    async fromHub(d: HubDevice, text: string, opt: { contentId?: string; plaintext?: Uint8Array } = {}): Promise<IncomingMessage> {
+      const id = `msg-${randomBytes(4).toString('hex')}-${++n}`;
+      const t = 1_700_000_000 + n;
+      const e = await hubEdge.encrypt(d.store, d.address, LOCAL, opt.plaintext ?? encodeContent({ id: opt.contentId ?? id, t, text }));
+      return { kind: 'message', id, from: HUB_USER, participant: d.address, type: 'text', t, enc: { v: 1, ...e } };
+    },
+
+    /** USER's answer to `d`, decrypted by it: `d` then sends plain Signal messages (`msg`). */
+    async answer(d: HubDevice): Promise<void> {
+      const answer = await edge.encrypt(accounts.store(USER), LOCAL, d.address, encodeContent({ id: `answer-${++n}`, t: 1_700_000_000, text: 'hi' }));
+      await hubEdge.decryptWith(d.store, d.address, LOCAL, answer, { then: () => ({ value: undefined }) });
+    },
+
+    /** Hands a stanza to the handler and waits until its chain has moved past it. */
+    async handle(m: IncomingMessage): Promise<void> {
+      inbound.handle(hub, m);
+      // a marker after it on the same chain: a notification, acked only once the chain reaches it
+      const marker = `mark${++n}`;
+      inbound.handle(hub, { kind: 'notification', id: marker, type: 'devices', from: 'nobody@hub' } as unknown as IncomingMessage);
+      await until(() => acks(marker) > 0, 10_000, `stanza ${m.id} handled`);
+    },
+
+    async close(): Promise<void> {
+      await inbound.close(1000);
+      await cleanup();
+    },
+  };
+}
