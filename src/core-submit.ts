@@ -98,7 +98,7 @@ export interface CoreSubmitOptions {
   kick: (j: { user: string; peer: string; id: string }) => void;
   /**
    * Hands the policy's final failure, as stored and marked due by the write (Outbox#submit), to the
-   * adapter at least once: OutboundDelivery#reportFinal, which clears the mark once the adapter took
+   * adapter at least once: OutboundDelivery#reportDue, which clears the mark once the adapter took
    * it (else a sweep reports it again).
    */
   onStatus: (s: MessageStatus) => void;

@@ -117,7 +117,7 @@ export class Core implements CoreApi {
       outbox: this.outbox, statusLog: this.statusLog, logger: o.logger,
       deliver: (user, m, media) => this.#deliver(user, m, media),
       // A receipt's status stays due until the adapter took it (reported again by the sweep).
-      onStatus: (_user, s) => this.outbound.reportFinal(s),
+      onStatus: (_user, s) => this.outbound.reportDue(s),
       onNotice: (user, n) => this.#notice(user, n),
       identityChanged: (user, peer) => this.identityChanged(user, peer),
       observe: (outcome, ms) => {
@@ -132,7 +132,7 @@ export class Core implements CoreApi {
       statuses: (adapterId, keyOrId) => this.statuses(adapterId, keyOrId),
       prepareMedia: (media) => this.#media.prepare(media),
       kick: (j) => this.outbound.kick(j),
-      onStatus: (s) => this.outbound.reportFinal(s),
+      onStatus: (s) => this.outbound.reportDue(s),
       hubFeatures: this.hubFeatures,
       ...(o.outboundRate ? { rateLimit: new OutboundRateLimit(o.redis, o.prefix, o.outboundRate) } : {}),
     });

@@ -7,12 +7,12 @@
 //
 // A final status (sent, failed) is reported at least once: the finish script also marks it due
 // (StatusLog#dueKey, no round trip of its own; the submit scripts do so for a message the policy
-// ended, reported through `reportFinal`), the worker clears the marks of the statuses the
+// ended, reported through `reportDue`), the worker clears the marks of the statuses the
 // adapter took in batches (one command per batch), and the sweep reports again, from the status
 // log, those due for longer than `statusRedoMs` (a process killed between the finish and the
 // report, or an adapter that refused it). A hub receipt's status (delivered, read, played) goes the
 // same way: the script that appends it marks it due (StatusLog#appendReceipt), inbound.ts reports
-// it through `reportFinal` (Core wires it so), and the sweep reports it again if need be — the
+// it through `reportDue` (Core wires it so), and the sweep reports it again if need be — the
 // hub does not resend a receipt that was acked.
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -227,7 +227,7 @@ export class OutboundDelivery {
    * at least once, as the worker's own (#report): the final status of a submit the policy ended
    * (Outbox#submit), or a hub receipt's status (StatusLog#appendReceipt).
    */
-  reportFinal(s: MessageStatus): void {
+  reportDue(s: MessageStatus): void {
     this.#report(s);
   }
 

@@ -93,7 +93,7 @@ export class StatusLog {
    * receipts' (delivered, read, played): member (dueMember) → when it was recorded or last taken
    * for a report (ms). The script that records one adds it (Outbox's FINISH; SUBMIT and SUBMIT_MANY
    * for a message the policy ended; APPEND_RECEIPT); the outbound worker removes it once the
-   * adapter's `status` resolved (OutboundDelivery#reportFinal).
+   * adapter's `status` resolved (OutboundDelivery#reportDue).
    */
   get dueKey(): string {
     return `${this.#prefix}:status-due`;

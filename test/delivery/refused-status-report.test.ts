@@ -86,7 +86,7 @@ describe('Core: the status of a submit the policy refused', () => {
   });
 
   it('goes through the worker’s at-least-once path: due until the adapter took it, reported again while it refuses', async () => {
-    // CoreSubmit wired to OutboundDelivery#reportFinal (as Core does).
+    // CoreSubmit wired to OutboundDelivery#reportDue (as Core does).
     const core = h.core;
     const submit = new CoreSubmit({
       outbox: core.outbox, maxTextBytes: 65_536, policy: policySchema.parse({}),
@@ -95,7 +95,7 @@ describe('Core: the status of a submit the policy refused', () => {
       statuses: (adapterId, key) => core.statuses(adapterId, key),
       prepareMedia: () => Promise.reject(new Error('no media here')),
       kick: (j) => core.outbound.kick(j),
-      onStatus: (s) => core.outbound.reportFinal(s),
+      onStatus: (s) => core.outbound.reportDue(s),
     });
     let refuse = true;
     let refused = 0;
