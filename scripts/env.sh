@@ -37,22 +37,8 @@ ensure_redis() {
   return 1
 }
 
-# `npm ci`, or, when npm refuses the lock because this registry lacks optional packages of other
-# platforms (msgpackr's prebuilt extractors for macOS and Windows are not served here), an install
-# from the same lock file that writes nothing back.
-install_locked() {
-  npm ci --no-audit --no-fund 2>/tmp/causeway-npm-ci.err && return 0
-  if grep -q 'can only install packages when your package.json and package-lock.json' /tmp/causeway-npm-ci.err; then
-    echo "causeway: npm ci refused the lock (optional packages of other platforms are not on this registry); installing from it with npm install --no-save" >&2
-    npm install --no-save --no-audit --no-fund
-  else
-    cat /tmp/causeway-npm-ci.err >&2
-    return 1
-  fi
-}
-
 ensure_deps() {
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    install_locked
+    npm ci --no-audit --no-fund
   fi
 }
