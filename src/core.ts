@@ -154,6 +154,7 @@ export class Core implements CoreApi {
 
   async start(): Promise<void> {
     this.accounts.start(); // the periodic prekey rotation check
+    this.hubFeatures.start(() => this.#o.sessions.openConnections()); // the periodic features check
     await this.inbound.start();
     await this.outbound.start();
   }

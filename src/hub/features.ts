@@ -6,7 +6,8 @@
 // learning (a `features` answer, a 406) goes into it at once.
 //
 // The hub is asked when one of this process's sessions opens and the value is absent or older than
-// `maxAgeMs` (10 min): one ask at a time per process; a failed ask is logged and ignored (the spec's
+// `maxAgeMs` (10 min), and, since a session may stay open for weeks, by a check every `maxAgeMs / 4`
+// through one of the sessions open here (`start`) when it has grown stale: one ask at a time per process; a failed ask is logged and ignored (the spec's
 // defaults, or the older answer, stay) and not repeated for a minute. Writes are a compare-and-set
 // on the JSON read (retried on a race): two replicas writing at once are merged (mergeFeatures), a
 // 406 is added to whatever is stored (withRefused). Our own limits (`limits.max_media_bytes`) are
@@ -57,6 +58,7 @@ export class HubFeaturesStore {
   #asking: Promise<void> | undefined;
   #askAfter = 0;
   #closed = false;
+  #checker: NodeJS.Timeout | undefined;
 
   constructor(o: HubFeaturesStoreOptions) {
     this.#o = o;
@@ -111,9 +113,26 @@ export class HubFeaturesStore {
       });
   }
 
+  /**
+   * Starts the periodic check (Core.start): every `maxAgeMs / 4`, when the answer is absent or
+   * stale and this process has a session open, the hub is asked through it (as `opened` does).
+   * The copy is refreshed from Redis first, so that replicas do not all ask.
+   */
+  start(openSessions: () => readonly HubConnection[]): void {
+    if (this.#checker !== undefined || this.#closed) return;
+    const every = Math.max(1000, (this.#o.maxAgeMs ?? FEATURES_MAX_AGE_MS) / 4);
+    this.#checker = setInterval(() => {
+      const conn = openSessions()[0];
+      if (conn !== undefined) this.opened(conn);
+    }, every);
+    this.#checker.unref();
+  }
+
   /** No asks or writes after this (the process is stopping). */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#checker);
+    this.#checker = undefined;
   }
 
   async #ask(conn: HubConnection): Promise<void> {

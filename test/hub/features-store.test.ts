@@ -238,4 +238,35 @@ describe('hub features store', () => {
     await s.asking;
     expect((await read(prefix))?.source).toBe('hub');
   });
+
+  it('while sessions stay open, a check every maxAgeMs / 4 asks through one of them once the answer is stale, and not after close', async () => {
+    const prefix = `${base}-${n++}`;
+    const c = clock();
+    const maxAgeMs = 4000; // checks every second
+    const s = new HubFeaturesStore({ redis, prefix, limits: LIMITS, logger, now: c.now, maxAgeMs });
+    const { conn, asks, release } = session();
+    release();
+    let open: HubConnection[] = [];
+    s.start(() => open);
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(asks).toHaveLength(0); // nothing stored, but no session open here: nobody to ask through
+
+    open = [conn];
+    await vi.waitFor(() => expect(asks).toHaveLength(1), { timeout: 3000, interval: 50 });
+    await s.asking;
+    expect((await read(prefix))?.learnedAt).toBe(c.t);
+
+    await new Promise((r) => setTimeout(r, 1300)); // a check with the answer fresh: no ask
+    expect(asks).toHaveLength(1);
+
+    c.t += maxAgeMs; // stale now, sessions still open, none opening
+    await vi.waitFor(() => expect(asks).toHaveLength(2), { timeout: 3000, interval: 50 });
+    await s.asking;
+    expect((await read(prefix))?.learnedAt).toBe(c.t);
+
+    s.close();
+    c.t += maxAgeMs;
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(asks).toHaveLength(2);
+  });
 });
