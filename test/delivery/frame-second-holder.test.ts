@@ -5,35 +5,20 @@
 // whether the frame was written, so the normal case costs no round trip; only the holder that lost
 // the race reads the stored frame (one HGET). Driven through OutboundAttempt on a real Redis with
 // real libsignal sessions and a connection that answers as the hub's idempotence rule does.
-import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccount } from '../../src/crypto/account.ts';
-import { Keyring } from '../../src/crypto/keyring.ts';
-import { PeerLock } from '../../src/crypto/peer-lock.ts';
-import { RedisSignalStore } from '../../src/crypto/redis-signal-store.ts';
-import { SignalEdge } from '../../src/crypto/signal-edge.ts';
 import { Staged, type KeptField } from '../../src/crypto/unit-writes.ts';
 import { OutboundAttempt, type AttemptCounters, type OutboundWorkerOptions } from '../../src/delivery/outbound-attempt.ts';
 import type { DeviceDirectory } from '../../src/delivery/devices.ts';
-import { Outbox, type OutboundRecord } from '../../src/delivery/outbox.ts';
-import { StatusLog } from '../../src/delivery/status-log.ts';
 import type { HubConnection } from '../../src/hub/connection.ts';
-import { computeDhash, deviceAddress, type AckStanza } from '../../src/protocol/index.ts';
-import type { KeyBundle } from '../../src/protocol/types.ts';
-import { recordingRedis, testRedis } from '../support/redis.ts';
+import type { AckStanza } from '../../src/protocol/index.ts';
+import { recordingRedis } from '../support/redis.ts';
+import { frameRig, USER } from './frame-rig.ts';
 
-const { redis: plain, prefix, cleanup } = testRedis();
+// The outbox (the attempt's, as in the core) on a connection that records the commands it sends.
 const { redis, sent: commands } = recordingRedis();
-const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const edge = new SignalEdge(new PeerLock(prefix));
-const outbox = new Outbox(redis, ring, prefix, new StatusLog(redis, prefix));
-const USER = 'alice@birdy.interop';
-const LOCAL = deviceAddress(USER, 1);
-const PEER = '447700900123@hub';
-const JID = deviceAddress(PEER, 0);
-const store = new RedisSignalStore(plain, ring, prefix, USER);
-const deviceList = { jid: PEER, devices: [0], dhash: computeDhash([JID]) };
+const rig = frameRig(redis);
+const { prefix, ring, edge, outbox, deviceList, storedFrame } = rig;
 
 /** The hub's side of spec 4's idempotence: the first stanza of an id is accepted, another body is `id-reused`. */
 const accepted = new Map<string, string>();
@@ -56,29 +41,15 @@ const attempt = new OutboundAttempt({
   logger: pino({ level: 'silent' }),
 } as unknown as OutboundWorkerOptions, counters);
 
-beforeAll(async () => {
-  await createAccount(store, { preKeys: 1, kyberPreKeys: 1 });
-  const up = await createAccount(new RedisSignalStore(plain, ring, `${prefix}-hub`, JID), { preKeys: 1, kyberPreKeys: 1 });
-  const bundle = { registration: up.registration, identity: up.identity, skey: up.skey, kyber: up.kyber, key: up.preKeys?.[0] } as KeyBundle;
-  await edge.startSession(store, LOCAL, JID, bundle);
-});
+beforeAll(() => rig.start());
 afterAll(async () => {
-  const keys = await plain.keys(`${prefix}-hub*`);
-  if (keys.length > 0) await plain.del(...keys);
-  await cleanup();
+  await rig.close();
   redis.disconnect();
 });
 
-async function storedFrame(id: string): Promise<string | undefined> {
-  const key = outbox.recordKey(USER, id);
-  const sealed = await plain.hgetBuffer(key, 'frame');
-  return sealed ? ring.open(sealed, `${key}|frame`).toString('utf8') : undefined;
-}
-
 describe('a message encrypted by two holders of its lane', () => {
   it('is sent by the second one with the frame the first stored, byte-identical, for one extra read', async () => {
-    const r: OutboundRecord = { id: `m-${randomBytes(4).toString('hex')}`, adapterId: 'rec', idempotencyKey: 'k', user: USER, peer: PEER, from: 'alice', t: 1_700_000_000, message: { idempotencyKey: 'k', from: 'alice', to: PEER, text: 'once' } };
-    await plain.hset(outbox.recordKey(USER, r.id), 'state', 'queued');
+    const r = await rig.queued();
     frames.length = 0;
 
     // The first holder: builds, stores (in its unit's COMMIT) and sends its frame.

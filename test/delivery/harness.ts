@@ -120,3 +120,16 @@ export async function harness(hubConfig: Partial<MockHubConfigInput> = {}, coreO
     },
   };
 }
+
+/** Hub user Ada (447700900123@hub), one device, who sends nothing by herself (no echo, no receipts, no reads). */
+export const QUIET_ADA = { phone: '+447700900123', name: 'Ada', devices: [0], script: { echo: false, receipts: false, read: false, delay_ms: 0 } };
+
+/**
+ * The status report tests' harness: QUIET_ADA on the hub, alice's chats with the hub on, and a
+ * status left due reported again by the next sweep (statusRedoMs 0).
+ */
+export async function statusRedoHarness() {
+  const h = await harness({ users: [QUIET_ADA] }, { statusRedoMs: 0 });
+  await h.core.setInterop('rec', 'alice', true);
+  return h;
+}

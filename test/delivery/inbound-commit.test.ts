@@ -4,80 +4,32 @@
 // hand-over), a duplicate is found without decrypting, a unit that lost its lock stores nothing
 // and is not acked (the redelivery then works), and the pending set and its sweep still hand over
 // a message stored by a process that died before acking.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InboundMessage, Notice } from '../../adapters/contract.ts';
-import { createAccount } from '../../src/crypto/account.ts';
-import { Keyring } from '../../src/crypto/keyring.ts';
-import { PeerLock } from '../../src/crypto/peer-lock.ts';
-import { RedisSignalStore } from '../../src/crypto/redis-signal-store.ts';
-import { SignalEdge, type DecryptedWith, type DecryptWith } from '../../src/crypto/signal-edge.ts';
-import { Accounts } from '../../src/delivery/accounts.ts';
-import { DeviceDirectory } from '../../src/delivery/devices.ts';
-import { InboundHandler } from '../../src/delivery/inbound.ts';
-import { Outbox } from '../../src/delivery/outbox.ts';
-import { StatusLog } from '../../src/delivery/status-log.ts';
 import type { HubConnection } from '../../src/hub/connection.ts';
-import type { SessionManager } from '../../src/hub/sessions.ts';
-import { deviceAddress, encodeContent, type EncType, type IncomingMessage, type Stanza } from '../../src/protocol/index.ts';
-import type { KeyBundle } from '../../src/protocol/types.ts';
-import { recordingRedis, testRedis } from '../support/redis.ts';
+import type { IncomingMessage, Stanza } from '../../src/protocol/index.ts';
+import { recordingRedis } from '../support/redis.ts';
 import { until } from './harness.ts';
+import { HUB_USER, inboundRig, USER, type HubDevice } from './inbound-rig.ts';
 
-const { redis: plain, prefix, cleanup } = testRedis();
 // The handler's connection records the commands it sends (BullMQ's duplicates of it do not).
 const { redis, sent } = recordingRedis();
 
-const USER = 'alice@birdy.interop';
-const HUB_USER = 'ada@hub';
-const HUB_DEVICE = 'ada:3@hub';
-const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const lock = new PeerLock(prefix, { ttlMs: 300 });
-
-/** The core's edge, able to make the next decrypt outlive its lock and lose it to another holder. */
-class LosingEdge extends SignalEdge {
-  loseNext = false;
-  override decryptWith<T>(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }, o: DecryptWith<T>): Promise<DecryptedWith<T>> {
-    if (!this.loseNext) return super.decryptWith(store, local, peer, enc, o);
-    this.loseNext = false;
-    return super.decryptWith(store, local, peer, enc, {
-      ...o,
-      then: async (p) => {
-        await new Promise((r) => setTimeout(r, 450)); // past the 300 ms TTL
-        await plain.set(lock.keyOf(store.user, peer), 'another-holder', 'PX', 5000);
-        return o.then(p);
-      },
-    });
-  }
-}
-const edge = new LosingEdge(lock);
-
 const logs: string[] = [];
 const logger = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, done) => (logs.push(chunk.toString()), done()) }));
-const delivered: InboundMessage[] = [];
-const notices: Notice[] = [];
-const outcomes: string[] = [];
 /** Redis state seen by the adapter when it is handed a message. */
 const seenAtDelivery: Array<{ state: string | null; pending: string | null; acked: boolean }> = [];
-const statusLog = new StatusLog(redis, prefix);
-const noHub = { get: () => Promise.reject(new Error('no hub session in this test')) } as unknown as SessionManager;
-const accounts = new Accounts({ redis, keyring: ring, prefix, sessions: noHub, preKeys: 1, lowWater: 0, rotateSignedMs: 1e12, logger });
 let conn: ReturnType<typeof connection>;
 
-const inbound = new InboundHandler({
-  redis, keyring: ring, prefix, sessions: noHub, edge, accounts, devices: new DeviceDirectory(redis, prefix),
-  outbox: new Outbox(redis, ring, prefix, statusLog), statusLog, logger,
-  deliver: async (_user, m) => {
+const rig = inboundRig({
+  redis, lockTtlMs: 300, logger, preKeys: 1,
+  onDeliver: async (m) => {
     seenAtDelivery.push({ state: await plain.hget(recordKey(m.id), 'state'), pending: await plain.zscore(PENDING, recordKey(m.id)), acked: conn.acks(m.id) > 0 });
-    delivered.push(m);
   },
-  onStatus: () => undefined,
-  onNotice: (_user, n) => notices.push(n),
-  identityChanged: async () => undefined,
-  observe: (outcome) => outcomes.push(outcome),
 });
+const { redis: plain, prefix, lock, edge, inbound, delivered, notices, outcomes } = rig;
 
 /** A hub session as the handler sees it: what it sends is recorded; `failAcks` makes acks throw (a crash before the ack). */
 function connection(failAcks = false) {
@@ -94,16 +46,9 @@ function connection(failAcks = false) {
 }
 
 // The simulated hub device and its session with alice.
-const hubStore = new RedisSignalStore(redis, ring, `${prefix}-hub`, HUB_DEVICE);
-const hubEdge = new SignalEdge(new PeerLock(`${prefix}-hub`));
-const LOCAL = deviceAddress(USER, 1);
-let n = 0;
-async function fromHub(text: string, contentId?: string): Promise<IncomingMessage> {
-  const id = `msg-${randomBytes(4).toString('hex')}-${++n}`;
-  const t = 1_700_000_000 + n;
-  const e = await hubEdge.encrypt(hubStore, HUB_DEVICE, LOCAL, encodeContent({ id: contentId ?? id, t, text }));
-  return { kind: 'message', id, from: HUB_USER, participant: HUB_DEVICE, type: 'text', t, enc: { v: 1, ...e } };
-}
+const HUB_DEVICE = 'ada:3@hub';
+let device: HubDevice;
+const fromHub = (text: string, contentId?: string): Promise<IncomingMessage> => rig.fromHub(device, text, contentId === undefined ? {} : { contentId });
 /** The record key of a hub message, as inbound.ts names it: (from, id) hashed under the user's tag. */
 const recordKey = (id: string) => `${prefix}:in:{${USER}}:${createHash('sha256').update(`${HUB_USER}|${id}`).digest('base64url')}`;
 const PENDING = `${prefix}:in-pending`;
@@ -111,19 +56,16 @@ const sessions = () => plain.hgetallBuffer(`${prefix}:sig:{${USER}}:sessions`);
 const logged = (msg: string) => logs.filter((l) => l.includes(msg)).length;
 
 beforeAll(async () => {
-  const up = await createAccount(accounts.store(USER), { preKeys: 1, kyberPreKeys: 1 });
-  await createAccount(hubStore, { preKeys: 1, kyberPreKeys: 1 });
-  const bundle: KeyBundle = { registration: up.registration as number, identity: up.identity as Uint8Array, skey: up.skey as KeyBundle['skey'], kyber: up.kyber as KeyBundle['kyber'] };
-  await hubEdge.startSession(hubStore, HUB_DEVICE, LOCAL, bundle);
+  await rig.start();
+  device = await rig.hubDevice(3); // HUB_DEVICE
   conn = connection();
   const first = await fromHub('first, a PreKey message');
   inbound.handle(conn.hub, first);
   await until(() => delivered.find((m) => m.id === first.id), 10_000, 'the first message');
 });
 afterAll(async () => {
-  await inbound.close(1000);
+  await rig.close();
   redis.disconnect();
-  await cleanup();
 });
 
 const receipted = (c: typeof conn, id: string) => c.out.some((s) => s.kind === 'receipt' && s.id === id && s.type === 'delivery');
@@ -169,7 +111,11 @@ describe('inbound: the record is stored by the Signal unit that decrypted it', (
     const m = await fromHub('lost lock');
     const before = await sessions();
     const failures = logged('inbound stanza not handled');
-    edge.loseNext = true;
+    // The unit outlives its lock and loses it to another holder.
+    edge.stallNext = async (user, peer) => {
+      await new Promise((r) => setTimeout(r, 450)); // past the 300 ms TTL
+      await plain.set(lock.keyOf(user, peer), 'another-holder', 'PX', 5000);
+    };
     await handle(m, () => logged('inbound stanza not handled') > failures);
     expect(conn.acks(m.id)).toBe(0);
     expect(await plain.exists(recordKey(m.id))).toBe(0);

@@ -1,9 +1,11 @@
 // The inbound handler (inbound.ts) on a real Redis, driven directly by stanzas from simulated hub
 // devices (real libsignal clients with stores of their own), with what it sends back recorded: the
-// set-up of inbound-edge.test.ts and undecryptable-whitelist.test.ts. Its edge can fail the next
-// decrypt with an error of the test's choosing (Redis refusing writes, a bug…).
+// set-up of inbound-edge.test.ts, undecryptable-whitelist.test.ts and inbound-commit.test.ts. Its
+// edge can fail the next decrypt with an error of the test's choosing (Redis refusing writes, a
+// bug…), or stall the next unit before its commit (to outlive its lock).
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
+import type { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
 import type { InboundMessage, Notice } from '../../adapters/contract.ts';
 import { createAccount, type UploadQuery } from '../../src/crypto/account.ts';
 import { Keyring } from '../../src/crypto/keyring.ts';
@@ -26,14 +28,27 @@ export const USER = 'alice@birdy.interop';
 export const HUB_USER = 'ada@hub';
 const LOCAL = deviceAddress(USER, 1);
 
-/** The core's edge, able to fail the next unit with an error of its own. */
-class FailingEdge extends SignalEdge {
+/** The core's edge, able to fail the next unit with an error of its own, or to stall it. */
+class RigEdge extends SignalEdge {
   failNext: Error | undefined;
+  /** Awaited in the next unit once it decrypted, before its own step (which then commits). */
+  stallNext: ((user: string, peer: string) => Promise<void>) | undefined;
   override decryptWith<T>(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }, o: DecryptWith<T>): Promise<DecryptedWith<T>> {
     const err = this.failNext;
-    if (!err) return super.decryptWith(store, local, peer, enc, o);
-    this.failNext = undefined;
-    return Promise.reject(err);
+    if (err) {
+      this.failNext = undefined;
+      return Promise.reject(err);
+    }
+    const stall = this.stallNext;
+    if (!stall) return super.decryptWith(store, local, peer, enc, o);
+    this.stallNext = undefined;
+    return super.decryptWith(store, local, peer, enc, {
+      ...o,
+      then: async (p) => {
+        await stall(store.user, peer);
+        return o.then(p);
+      },
+    });
   }
 }
 
@@ -46,24 +61,40 @@ export interface HubDevice {
 export interface InboundRigOptions {
   /** The handler's `identityChanged` (default: nothing done). */
   identityChanged?: (user: string, peer: string) => Promise<unknown>;
+  /** The connection of the handler and its parts (default: the rig's own, `redis`). */
+  redis?: Redis;
+  /** The TTL of the handler's peer locks (default: PeerLock's). */
+  lockTtlMs?: number;
+  /** The handler's logger (default: silent, or at level CAUSEWAY_TEST_LOG). */
+  logger?: Logger;
+  /** USER's one-time prekeys: how many her account has and keeps (default 2). */
+  preKeys?: number;
+  /** Called with each message the handler hands over, before it is added to `delivered`. */
+  onDeliver?: (m: InboundMessage) => Promise<void>;
 }
 
 export function inboundRig(o: InboundRigOptions = {}) {
   const { redis, prefix, cleanup } = testRedis();
+  const handlerRedis = o.redis ?? redis;
   const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-  const edge = new FailingEdge(new PeerLock(prefix));
-  const logger = pino({ level: process.env.CAUSEWAY_TEST_LOG ?? 'silent' });
+  const lock = new PeerLock(prefix, o.lockTtlMs === undefined ? {} : { ttlMs: o.lockTtlMs });
+  const edge = new RigEdge(lock);
+  const logger = o.logger ?? pino({ level: process.env.CAUSEWAY_TEST_LOG ?? 'silent' });
+  const preKeys = o.preKeys ?? 2;
   const delivered: InboundMessage[] = [];
   const notices: Notice[] = [];
   /** What the handler counted (the messages metric's outcome label). */
   const outcomes: string[] = [];
-  const statusLog = new StatusLog(redis, prefix);
+  const statusLog = new StatusLog(handlerRedis, prefix);
   const noHub = { get: () => Promise.reject(new Error('no hub session in this test')) } as unknown as SessionManager;
-  const accounts = new Accounts({ redis, keyring: ring, prefix, sessions: noHub, preKeys: 2, lowWater: 0, rotateSignedMs: 1e12, logger });
+  const accounts = new Accounts({ redis: handlerRedis, keyring: ring, prefix, sessions: noHub, preKeys, lowWater: 0, rotateSignedMs: 1e12, logger });
   const inbound = new InboundHandler({
-    redis, keyring: ring, prefix, sessions: noHub, edge, accounts, devices: new DeviceDirectory(redis, prefix),
-    outbox: new Outbox(redis, ring, prefix, statusLog), statusLog, logger,
-    deliver: async (_user, m) => void delivered.push(m),
+    redis: handlerRedis, keyring: ring, prefix, sessions: noHub, edge, accounts, devices: new DeviceDirectory(handlerRedis, prefix),
+    outbox: new Outbox(handlerRedis, ring, prefix, statusLog), statusLog, logger,
+    deliver: async (_user, m) => {
+      await o.onDeliver?.(m);
+      delivered.push(m);
+    },
     onStatus: () => undefined,
     onNotice: (_user, n) => notices.push(n),
     identityChanged: async (user, peer) => void (await o.identityChanged?.(user, peer)),
@@ -86,11 +117,11 @@ export function inboundRig(o: InboundRigOptions = {}) {
   let n = 0;
 
   return {
-    redis, prefix, edge, accounts, statusLog, inbound, delivered, notices, outcomes, acks, retries, receipted, reported,
+    redis, prefix, lock, edge, accounts, statusLog, inbound, delivered, notices, outcomes, acks, retries, receipted, reported,
 
     /** Creates USER's account (its upload is what hub devices start sessions from). */
     async start(): Promise<void> {
-      upload = await createAccount(accounts.store(USER), { preKeys: 2, kyberPreKeys: 2 });
+      upload = await createAccount(accounts.store(USER), { preKeys, kyberPreKeys: preKeys });
     },
 
     /**

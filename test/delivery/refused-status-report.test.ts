@@ -12,7 +12,7 @@ import { Keyring } from '../../src/crypto/keyring.ts';
 import { Outbox, type OutboundRecord } from '../../src/delivery/outbox.ts';
 import { StatusLog } from '../../src/delivery/status-log.ts';
 import { testRedis } from '../support/redis.ts';
-import { eventually, harness, until } from './harness.ts';
+import { eventually, statusRedoHarness, until } from './harness.ts';
 
 const ALICE = 'alice@birdy.interop';
 const ADA = '447700900123@hub';
@@ -49,10 +49,9 @@ describe('Outbox: a final outcome written at submit', () => {
 });
 
 describe('Core: the status of a submit the policy refused', () => {
-  let h: Awaited<ReturnType<typeof harness>>;
+  let h: Awaited<ReturnType<typeof statusRedoHarness>>;
   beforeAll(async () => {
-    h = await harness({ users: [{ phone: '+447700900123', name: 'Ada', devices: [0], script: { echo: false, receipts: false, read: false, delay_ms: 0 } }] }, { statusRedoMs: 0 });
-    await h.core.setInterop('rec', 'alice', true);
+    h = await statusRedoHarness();
   });
   afterAll(() => h.close());
   const viewOnce = (key: string): OutboundMessage => ({ idempotencyKey: key, from: 'alice', to: ADA, feature: { name: 'view-once', data: { media: { kind: 'image', mime: 'image/jpeg', url: 'https://example.com/x.jpg' } } } });

@@ -3,56 +3,23 @@
 // which keeps the accepted stanza and answers a different body under its id with `id-reused`, so
 // the stored frame is what every resend must carry (spec 4: byte-identical). The frame is written
 // by the Signal unit's COMMIT as a "set if absent" write (UnitWrites `nx`), in the same script.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccount } from '../../src/crypto/account.ts';
-import { Keyring } from '../../src/crypto/keyring.ts';
-import { PeerLock } from '../../src/crypto/peer-lock.ts';
-import { RedisSignalStore } from '../../src/crypto/redis-signal-store.ts';
-import { SignalEdge } from '../../src/crypto/signal-edge.ts';
 import { Staged } from '../../src/crypto/unit-writes.ts';
 import { encryptMessage } from '../../src/delivery/encrypt-message.ts';
-import { Outbox, type OutboundRecord } from '../../src/delivery/outbox.ts';
-import { StatusLog } from '../../src/delivery/status-log.ts';
 import type { HubConnection } from '../../src/hub/connection.ts';
-import { buildStanza, computeDhash, deviceAddress } from '../../src/protocol/index.ts';
-import type { KeyBundle } from '../../src/protocol/types.ts';
-import { testRedis } from '../support/redis.ts';
+import { buildStanza } from '../../src/protocol/index.ts';
+import { frameRig, LOCAL, USER } from './frame-rig.ts';
 
-const { redis, prefix, cleanup } = testRedis();
-const ring = new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1');
-const edge = new SignalEdge(new PeerLock(prefix));
-const outbox = new Outbox(redis, ring, prefix, new StatusLog(redis, prefix));
-const USER = 'alice@birdy.interop';
-const LOCAL = deviceAddress(USER, 1);
-const PEER = '447700900123@hub';
-const JID = deviceAddress(PEER, 0);
-const store = new RedisSignalStore(redis, ring, prefix, USER);
+const rig = frameRig();
+const { edge, outbox, store, deviceList: devices, storedFrame } = rig;
 const conn = {} as HubConnection; // every device has a session: no bundle fetch
-const devices = { jid: PEER, devices: [0], dhash: computeDhash([JID]) };
 
-beforeAll(async () => {
-  await createAccount(store, { preKeys: 1, kyberPreKeys: 1 });
-  const up = await createAccount(new RedisSignalStore(redis, ring, `${prefix}-hub`, JID), { preKeys: 1, kyberPreKeys: 1 });
-  const bundle = { registration: up.registration, identity: up.identity, skey: up.skey, kyber: up.kyber, key: up.preKeys?.[0] } as KeyBundle;
-  await edge.startSession(store, LOCAL, JID, bundle);
-});
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}-hub*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await cleanup();
-});
-
-async function storedFrame(id: string): Promise<string | undefined> {
-  const key = outbox.recordKey(USER, id);
-  const sealed = await redis.hgetBuffer(key, 'frame');
-  return sealed ? ring.open(sealed, `${key}|frame`).toString('utf8') : undefined;
-}
+beforeAll(() => rig.start());
+afterAll(() => rig.close());
 
 describe('the stored frame of a message encrypted twice', () => {
   it('is the first one: the second encrypt (another holder of the lane) does not overwrite it', async () => {
-    const r: OutboundRecord = { id: `m-${randomBytes(4).toString('hex')}`, adapterId: 'rec', idempotencyKey: 'k', user: USER, peer: PEER, from: 'alice', t: 1_700_000_000, message: { idempotencyKey: 'k', from: 'alice', to: PEER, text: 'once' } };
-    await redis.hset(outbox.recordKey(USER, r.id), 'state', 'queued');
+    const r = await rig.queued();
     const frames: string[] = [];
     for (let i = 0; i < 2; i++) {
       await encryptMessage(conn, edge, store, LOCAL, r, devices, (m) => {

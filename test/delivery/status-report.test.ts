@@ -7,16 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageStatus } from '../../adapters/contract.ts';
 import { statusEvent } from '../../adapters/webhook/events.ts';
-import { eventually, harness, until } from './harness.ts';
+import { eventually, statusRedoHarness, until } from './harness.ts';
 
 const ADA = '447700900123@hub';
-const ada = { phone: '+447700900123', name: 'Ada', devices: [0], script: { echo: false, receipts: false, read: false, delay_ms: 0 } };
 
 describe('a final status whose report was lost', () => {
-  let h: Awaited<ReturnType<typeof harness>>;
+  let h: Awaited<ReturnType<typeof statusRedoHarness>>;
   beforeAll(async () => {
-    h = await harness({ users: [ada] }, { statusRedoMs: 0 });
-    await h.core.setInterop('rec', 'alice', true);
+    h = await statusRedoHarness();
   });
   afterAll(() => h.close());
   const dueKey = () => `${h.prefix}:status-due`;

@@ -7,7 +7,7 @@ import type { MessageStatus } from '../../adapters/contract.ts';
 import { Keyring } from '../../src/crypto/keyring.ts';
 import { Outbox } from '../../src/delivery/outbox.ts';
 import { StatusLog } from '../../src/delivery/status-log.ts';
-import { eventually, harness } from './harness.ts';
+import { eventually, harness, QUIET_ADA } from './harness.ts';
 import { testRedis } from '../support/redis.ts';
 
 const ALICE = 'alice@birdy.interop';
@@ -38,8 +38,7 @@ describe('the sent record’s retention', () => {
   });
 
   it('reaches the outbox from the Core’s options', async () => {
-    const ada = { phone: '+447700900123', name: 'Ada', devices: [0], script: { echo: false, receipts: false, read: false, delay_ms: 0 } };
-    const h = await harness({ users: [ada] }, { sentRetentionS: 48 * 3600 });
+    const h = await harness({ users: [QUIET_ADA] }, { sentRetentionS: 48 * 3600 });
     try {
       await h.core.setInterop('rec', 'alice', true);
       const { messageId: id } = await h.core.submit('rec', { idempotencyKey: 'core-48', from: 'alice', to: ADA, text: 'kept 48 h' });

@@ -1,15 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Secret } from '../../src/config/secret.ts';
 import { hubPushRoutes } from '../../src/http/hub-push.ts';
 import { pushSignatureHeader } from '../../src/protocol/index.ts';
-import { testRedis } from '../support/redis.ts';
+import { hubPushRig } from './hub-push-rig.ts';
 
-const { redis, prefix, cleanup } = testRedis();
+const { redis, prefix, cleanup, drained, post, now } = hubPushRig();
 afterAll(cleanup);
-const drained: string[] = [];
-const app = hubPushRoutes({ secret: new Secret('push-secret', 'test'), toleranceS: 300, providerId: 'birdy', redis, prefix, drain: (u) => drained.push(u) });
-const post = (body: string, sig: string) => app.request('/hub/push', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature': sig } });
-const now = () => Math.floor(Date.now() / 1000);
 
 describe('hub push endpoint (spec 9)', () => {
   it('accepts a signed push once and opens the user session', async () => {

@@ -3,17 +3,11 @@
 // verifies, so it must be recognised as the same push; and a body over the limit must be refused
 // without being read whole into memory.
 import { afterAll, describe, expect, it } from 'vitest';
-import { Secret } from '../../src/config/secret.ts';
-import { hubPushRoutes } from '../../src/http/hub-push.ts';
 import { pushSignatureHeader } from '../../src/protocol/index.ts';
-import { testRedis } from '../support/redis.ts';
+import { hubPushRig } from '../http/hub-push-rig.ts';
 
-const { redis, prefix, cleanup } = testRedis();
+const { cleanup, app, drained, post, now } = hubPushRig();
 afterAll(cleanup);
-const drained: string[] = [];
-const app = hubPushRoutes({ secret: new Secret('push-secret', 'test'), toleranceS: 300, providerId: 'birdy', redis, prefix, drain: (u) => drained.push(u) });
-const post = (body: string, sig: string) => app.request('/hub/push', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature': sig } });
-const now = () => Math.floor(Date.now() / 1000);
 
 describe('hub push: replays and oversized bodies', () => {
   it('refuses a replay whose signature header is spelled differently', async () => {

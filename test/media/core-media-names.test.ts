@@ -5,13 +5,13 @@
 // record's round trip is used.
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Connector, InboundMessage, Notice } from '../../adapters/contract.ts';
 import { CoreMedia, type CoreMediaOptions } from '../../src/core-media.ts';
 import { encryptToStore } from '../../src/media/encrypt.ts';
 import type { MediaRef } from '../../src/protocol/types.ts';
 import { pdf, png } from './support/fixtures.ts';
-import { serviceEnv, type ServiceEnv } from './support/service-env.ts';
+import { serviceEnv, useServiceEnv, type ServiceEnv } from './support/service-env.ts';
 
 const SNEAKY = '../../etc/inv\u202Efdp.exe\u0007';
 
@@ -51,11 +51,7 @@ function inbound(ref: MediaRef, text?: string): InboundMessage {
 }
 
 describe('CoreMedia', () => {
-  let env: ServiceEnv;
-  beforeAll(async () => {
-    env = await serviceEnv();
-  });
-  afterAll(() => env.close());
+  const env = useServiceEnv();
 
   it('sanitises the file name a provider gives with an uploadId before it goes into <media filename>', async () => {
     const cm = core(env);

@@ -1,15 +1,11 @@
 // The 64 MiB round trip under Node's default GC, in its own process: RSS then also holds dead
 // stream buffers V8 collects lazily (about 60 MB here, the same for 16 MB or 128 MB files), so the
 // bound is looser: it still fails if the file were held whole (64 MB live plus that lag).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { largeRoundTrip } from './support/large-run.ts';
-import { serviceEnv, type ServiceEnv } from './support/service-env.ts';
+import { useServiceEnv } from './support/service-env.ts';
 
-let env: ServiceEnv;
-beforeAll(async () => {
-  env = await serviceEnv();
-});
-afterAll(() => env.close());
+const env = useServiceEnv();
 
 describe('a 64 MiB video, default GC', () => {
   it('goes through with peak RSS below baseline + 112 MB', async () => {

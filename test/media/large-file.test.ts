@@ -3,15 +3,11 @@
 // so that RSS reflects what Causeway holds (support/large-run.ts explains why); a file buffered
 // whole anywhere would add 64 MB by itself. large-file-default-gc.test.ts records the same run
 // under Node's default GC.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { largeRoundTrip } from './support/large-run.ts';
-import { serviceEnv, type ServiceEnv } from './support/service-env.ts';
+import { useServiceEnv } from './support/service-env.ts';
 
-let env: ServiceEnv;
-beforeAll(async () => {
-  env = await serviceEnv();
-});
-afterAll(() => env.close());
+const env = useServiceEnv();
 
 describe('a 64 MiB video', () => {
   it('goes through with peak RSS below baseline + 48 MB (streamed, never buffered whole)', async () => {

@@ -3,22 +3,15 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decryptMedia, encryptMedia, fetchCapped } from '../../src/mock-hub/media.ts';
 import type { MediaRef } from '../../src/protocol/types.ts';
 import { mockHubHost, refusedWith } from './support/assert.ts';
 import { jpeg, oggOpus, pdf, png } from './support/fixtures.ts';
 import { serveRaw } from './support/http.ts';
-import { serviceEnv, type ServiceEnv } from './support/service-env.ts';
+import { useServiceEnv } from './support/service-env.ts';
 
-let env: ServiceEnv;
-beforeAll(async () => {
-  env = await serviceEnv();
-});
-afterAll(() => env.close());
-afterEach(async () => {
-  expect(await env.tempFiles()).toEqual([]);
-});
+const env = useServiceEnv({ tempEmptyAfterEach: true });
 
 describe('inbound refusals (never handed over)', () => {
   async function prepared(bytes = png(32, 32)) {

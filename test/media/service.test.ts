@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decryptVerified } from '../../src/media/encrypt.ts';
 import { TempFiles } from '../../src/media/temp-files.ts';
 import { decodeContent, encodeContent } from '../../src/protocol/index.ts';
@@ -13,16 +13,9 @@ import type { MediaKind, MediaRef } from '../../src/protocol/types.ts';
 import { jpeg, m4a, mp4, oggOpus, pdf, png, sha256 } from './support/fixtures.ts';
 import { refusedWith } from './support/assert.ts';
 import { serveRaw } from './support/http.ts';
-import { serviceEnv, type ServiceEnv } from './support/service-env.ts';
+import { serviceEnv, useServiceEnv } from './support/service-env.ts';
 
-let env: ServiceEnv;
-beforeAll(async () => {
-  env = await serviceEnv();
-});
-afterAll(() => env.close());
-afterEach(async () => {
-  expect(await env.tempFiles()).toEqual([]);
-});
+const env = useServiceEnv({ tempEmptyAfterEach: true });
 
 /** Downloads the blob at `url` in three ranges and reassembles it. */
 async function rangedBlob(url: string, size: number): Promise<Buffer> {

@@ -3,25 +3,20 @@
 // never a frame a client must close the session on (nor a stanza that can never be built).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockHub } from '../../src/mock-hub/index.ts';
-import { birdy, control, hub, party, providerKeys } from './helpers.ts';
-import type { Party, ProviderKeys } from './helpers.ts';
+import { birdyHubWithAlice, control } from './helpers.ts';
+import type { Party } from './helpers.ts';
 
 const BOB = '15550000201@hub';
 const ALICE = 'alice@birdy.interop';
 
 describe('control API send and receipts: only valid stanzas reach the hub', () => {
   let h: MockHub;
-  let keys: ProviderKeys;
   let alice: Party;
 
   beforeAll(async () => {
-    keys = await providerKeys();
-    h = await hub({ providers: [birdy(keys)], users: [{ phone: '+15550000201', devices: [0] }] });
-    alice = await party(h, keys, ALICE);
+    ({ h, alice } = await birdyHubWithAlice({ users: [{ phone: '+15550000201', devices: [0] }] }));
   });
-  afterAll(async () => {
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   const offline = async (): Promise<number> => (await control(h, 'GET', `/control/provider-users/${ALICE}`)).json['offline'] as number;
 

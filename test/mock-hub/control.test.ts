@@ -3,22 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeDhash } from '../../src/protocol/index.ts';
 import type { IncomingMessage } from '../../src/protocol/index.ts';
 import type { MockHub } from '../../src/mock-hub/index.ts';
-import { control, hub, party, providerKeys, birdy } from './helpers.ts';
+import { birdyHub, control, party } from './helpers.ts';
 import type { ProviderKeys } from './helpers.ts';
 
 describe('control API', () => {
   let h: MockHub;
   let keys: ProviderKeys;
   beforeAll(async () => {
-    keys = await providerKeys();
-    h = await hub({
-      providers: [birdy(keys)],
-      limits: { redeliver_after_s: 1 },
-    });
+    ({ h, keys } = await birdyHub({ limits: { redeliver_after_s: 1 } }));
   });
-  afterAll(async () => {
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   it('needs the bearer token', async () => {
     for (const auth of [undefined, 'Bearer wrong', 'Basic x']) {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MockHub } from '../../src/mock-hub/index.ts';
 import type { ReceiptStanza, Stanza } from '../../src/protocol/index.ts';
-import { birdy, control, hub, party, providerKeys, sendText } from './helpers.ts';
+import { birdyHubWithAlice, control, party, sendText } from './helpers.ts';
 import type { Party, ProviderKeys } from './helpers.ts';
 
 const BOB = '15550000301@hub';
@@ -22,17 +22,12 @@ describe('late stanzas from simulated users to a provider user who delisted', ()
   let alice: Party;
 
   beforeAll(async () => {
-    keys = await providerKeys();
-    h = await hub({
-      providers: [birdy(keys)],
+    ({ h, keys, alice } = await birdyHubWithAlice({
       // Bob reads what he gets, some time later (the read receipt comes after the delay).
       users: [{ phone: '+15550000301', devices: [0], script: { receipts: false, read: true, echo: false, delay_ms: 400 } }],
-    });
-    alice = await party(h, keys, ALICE);
+    }));
   });
-  afterAll(async () => {
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   const offline = async (jid: string): Promise<number> => (await control(h, 'GET', `/control/provider-users/${jid}`)).json['offline'] as number;
 
@@ -68,16 +63,11 @@ describe('late stanzas from simulated users to a provider user who delisted', ()
 
 describe('media hosted for a send that fails', () => {
   let h: MockHub;
-  let keys: ProviderKeys;
 
   beforeAll(async () => {
-    keys = await providerKeys();
-    h = await hub({ providers: [birdy(keys)], users: [{ phone: '+15550000302', devices: [0] }] });
-    await party(h, keys, ALICE);
+    ({ h } = await birdyHubWithAlice({ users: [{ phone: '+15550000302', devices: [0] }] }));
   });
-  afterAll(async () => {
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   const send = (to: string, media: Record<string, unknown>, text?: string) =>
     control(h, 'POST', `/control/users/${CAROL}/send`, { to, ...(text === undefined ? {} : { text }), media: { kind: 'image', mime: 'image/png', data: Buffer.from('png bytes').toString('base64'), ...media } });

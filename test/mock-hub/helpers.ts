@@ -59,6 +59,23 @@ export async function hub(cfg: Partial<MockHubConfigInput> = {}): Promise<MockHu
   return startMockHub({ listen: { host: '127.0.0.1', port: 0 }, admin_token: ADMIN, ...cfg }, { logger: silent });
 }
 
+/**
+ * A hub trusting provider birdy with fresh keys, started with `cfg` (a function of the keys where
+ * it needs them): its `providers` come after birdy.
+ */
+export async function birdyHub(cfg: Partial<MockHubConfigInput> | ((keys: ProviderKeys) => Partial<MockHubConfigInput>) = {}): Promise<{ h: MockHub; keys: ProviderKeys }> {
+  const keys = await providerKeys();
+  const c = typeof cfg === 'function' ? cfg(keys) : cfg;
+  const h = await hub({ ...c, providers: [birdy(keys), ...(c.providers ?? [])] });
+  return { h, keys };
+}
+
+/** birdyHub with provider user alice@birdy.interop on it, a party (enlisted). */
+export async function birdyHubWithAlice(cfg: Parameters<typeof birdyHub>[0] = {}): Promise<{ h: MockHub; keys: ProviderKeys; alice: Party }> {
+  const { h, keys } = await birdyHub(cfg);
+  return { h, keys, alice: await party(h, keys, 'alice@birdy.interop') };
+}
+
 export async function control(h: MockHub, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${h.url}${path}`, {
     method,

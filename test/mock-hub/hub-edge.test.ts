@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeDhash, newId } from '../../src/protocol/index.ts';
 import type { AckStanza } from '../../src/protocol/index.ts';
 import type { MockHub } from '../../src/mock-hub/index.ts';
-import { birdy, encryptForDevices, hub, inbox, nowS, party, providerKeys, until } from './helpers.ts';
-import type { Party, ProviderKeys } from './helpers.ts';
+import { birdyHubWithAlice, encryptForDevices, inbox, nowS, until } from './helpers.ts';
+import type { Party } from './helpers.ts';
 
 const BOB = '15550000101@hub';
 const BOB_DEVS = ['15550000101:0@hub', '15550000101:3@hub'];
@@ -13,22 +13,16 @@ const ERIN_DEV = '15550000102:0@hub';
 
 describe('mock hub audit', () => {
   let h: MockHub;
-  let keys: ProviderKeys;
   let alice: Party;
 
   beforeAll(async () => {
-    keys = await providerKeys();
-    // a configured list adds to the v1 features of spec 11, it does not replace them
-    h = await hub({
-      providers: [birdy(keys)],
+    ({ h, alice } = await birdyHubWithAlice({
       users: [{ phone: '+15550000101', devices: [0, 3] }, { phone: '+15550000102', devices: [0] }],
+      // a configured list adds to the v1 features of spec 11, it does not replace them
       features: { unsupported: ['video'] },
-    });
-    alice = await party(h, keys, 'alice@birdy.interop');
+    }));
   });
-  afterAll(async () => {
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   it('spec 11: v1 features stay 406 when features.unsupported is configured, and are announced', async () => {
     const msg = (type: string, mediatype?: string) => ({

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeDhash, decodeContent, deviceAddress, newId } from '../../src/protocol/index.ts';
 import type { AckStanza, IncomingMessage, ReceiptStanza } from '../../src/protocol/index.ts';
 import type { MockHub } from '../../src/mock-hub/index.ts';
-import { RawClient, control, encryptForDevices, hub, inbox, nowS, party, providerKeys, sendText, until, birdy } from './helpers.ts';
+import { RawClient, birdyHubWithAlice, control, encryptForDevices, inbox, nowS, party, sendText, until } from './helpers.ts';
 import type { Party, ProviderKeys } from './helpers.ts';
 
 const BOB = '15550000001@hub';
@@ -17,23 +17,16 @@ describe('message routing', () => {
   let alice: Party;
 
   beforeAll(async () => {
-    keys = await providerKeys();
-    h = await hub({
-      providers: [
-        birdy(keys),
-        { id: 'haiket', name: 'Haiket', jwks: { keys: [keys.publicJwk as Record<string, unknown>] } },
-      ],
+    ({ h, keys, alice } = await birdyHubWithAlice((k) => ({
+      providers: [{ id: 'haiket', name: 'Haiket', jwks: { keys: [k.publicJwk as Record<string, unknown>] } }],
       users: [
         { phone: '+15550000001', name: 'Bob', devices: [0, 3] },
         { phone: '+15550000002', third_party: { enabled: false, providers: ['*'] } },
         { phone: '+15550000003', third_party: { enabled: true, providers: ['haiket'] } },
       ],
-    });
-    alice = await party(h, keys, 'alice@birdy.interop');
+    })));
   });
-  afterAll(async () => {
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   it('refuses a sender that has not enlisted, and enlisting without keys', async () => {
     const erin = await RawClient.open(h, keys, 'erin@birdy.interop');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { AckStanza, FailureStanza } from '../../src/protocol/index.ts';
 import type { MockHub } from '../../src/mock-hub/index.ts';
-import { RawClient, control, hub, nowS, providerKeys, token, birdy } from './helpers.ts';
+import { RawClient, birdyHub, control, nowS, token } from './helpers.ts';
 import type { ProviderKeys } from './helpers.ts';
 
 const A = 'alice@birdy.interop';
@@ -30,15 +30,9 @@ describe('sessions (spec 2, 3)', () => {
   let h: MockHub;
   let keys: ProviderKeys;
   beforeAll(async () => {
-    keys = await providerKeys();
-    h = await hub({
-      providers: [birdy(keys)],
-      limits: { max_frame_bytes: 4096 },
-    });
+    ({ h, keys } = await birdyHub({ limits: { max_frame_bytes: 4096 } }));
   });
-  afterAll(async () => {
-    await h.close();
-  });
+  afterAll(() => h.close());
 
   it('refuses an upgrade without subprotocol hip.1 (400), other paths (404), and while refusing (503)', async () => {
     expect(await upgradeStatus(h.wsUrl, ['chat'])).toBe(400);
@@ -134,11 +128,7 @@ describe('sessions (spec 2, 3)', () => {
 
 describe('idle sessions', () => {
   it('sends <close reason="idle"/> and closes after idle_timeout_s', async () => {
-    const keys = await providerKeys();
-    const h = await hub({
-      providers: [birdy(keys)],
-      limits: { idle_timeout_s: 1, ping_interval_s: 1, ping_timeout_s: 5 },
-    });
+    const { h, keys } = await birdyHub({ limits: { idle_timeout_s: 1, ping_interval_s: 1, ping_timeout_s: 5 } });
     try {
       const c = await RawClient.open(h, keys, A);
       const started = Date.now();

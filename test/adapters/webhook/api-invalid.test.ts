@@ -1,31 +1,22 @@
 // Bad input on every endpoint of the webhook adapter's API: each is answered 4xx with a JSON error
 // naming the field, and the core is not called (nothing is queued).
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createWebhookConnector } from '../../../adapters/webhook/index.ts';
 import { MAX_BODY_BYTES } from '../../../adapters/webhook/http.ts';
 import { testRedis } from '../../support/redis.ts';
-import { AUTH, FakeCore, newKeyring, silentLogger, webhookConfig } from './support.ts';
+import { apiOnFakeCore, AUTH, fields, type Api, type ErrorBody, type FakeCore } from './support.ts';
 
 const r = testRedis();
 afterAll(() => r.cleanup());
 
 let core: FakeCore;
-let app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
+let app: Api;
 beforeEach(() => {
-  core = new FakeCore();
-  const connector = createWebhookConnector({ id: 'birdy-api', config: webhookConfig(), redis: r.redis, keyring: newKeyring(), prefix: r.prefix, logger: silentLogger });
-  connector.init(core);
-  app = connector.routes?.() as typeof app;
+  ({ core, app } = apiOnFakeCore('birdy-api', r));
 });
 afterEach(() => {
   // Whatever a test sent, an invalid request never reaches the core's write side.
-  expect(core.calls.filter((c) => c.fn !== 'statuses' && c.fn !== 'lookup')).toEqual([]);
+  expect(core.writes()).toEqual([]);
 });
-
-interface ErrorBody {
-  error: string;
-  issues?: Array<{ field: string; in: string; message: string }>;
-}
 
 async function send(method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: ErrorBody }> {
   const res = await app.request(path, {
@@ -36,7 +27,6 @@ async function send(method: string, path: string, body: unknown, headers: Record
   return { status: res.status, body: (await res.json()) as ErrorBody };
 }
 
-const fields = (b: ErrorBody): string[] => (b.issues ?? []).map((i) => i.field).sort();
 const good = { from: 'alice', to: '447700900123@hub', text: 'hello' };
 const KEY = { 'idempotency-key': 'key-1' };
 

@@ -1,38 +1,27 @@
 // Audit of the webhook adapter's input checks: bodies that are not UTF-8, and text the hub's
 // content XML cannot carry, are refused up front (4xx naming the field, core not called) instead
 // of being queued and failing later in delivery.
-import type { Redis } from 'ioredis';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { repeatedMember } from '../../../adapters/webhook/http.ts';
-import { createWebhookConnector } from '../../../adapters/webhook/index.ts';
 import { encodeContent } from '../../../src/protocol/index.ts';
-import { AUTH, FakeCore, newKeyring, silentLogger, webhookConfig } from './support.ts';
+import { apiOnFakeCore, AUTH, fields, type Api, type ErrorBody, type FakeCore } from './support.ts';
 
 let core: FakeCore;
-let app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
+let app: Api;
+// The routes never touch Redis: apiOnFakeCore's stand-in is enough.
 beforeEach(() => {
-  core = new FakeCore();
-  // The routes never touch Redis; a stand-in object is enough.
-  const connector = createWebhookConnector({ id: 'api', config: webhookConfig(), redis: {} as Redis, keyring: newKeyring(), prefix: 'unused', logger: silentLogger });
-  connector.init(core);
-  app = connector.routes?.() as typeof app;
+  ({ core, app } = apiOnFakeCore('api'));
 });
 afterEach(() => {
-  expect(core.calls.filter((c) => c.fn !== 'statuses' && c.fn !== 'lookup')).toEqual([]);
+  expect(core.writes()).toEqual([]);
 });
-
-interface ErrorBody {
-  error: string;
-  issues?: Array<{ field: string; in: string; message: string }>;
-}
 
 async function post(path: string, body: NonNullable<RequestInit['body']>, headers: Record<string, string> = {}): Promise<{ status: number; body: ErrorBody }> {
   const res = await app.request(path, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': 'key-1', ...headers }, body });
   return { status: res.status, body: (await res.json()) as ErrorBody };
 }
 
-const fields = (b: ErrorBody): string[] => (b.issues ?? []).map((i) => i.field).sort();
 const good = { from: 'alice', to: '447700900123@hub', text: 'hello' };
 
 describe('a body that is not UTF-8', () => {

@@ -1,11 +1,14 @@
 // Fixtures of the webhook adapter tests: a fake CoreApi that records every call (and owns
-// idempotence, as the real core does), a config builder, a keyring, a silent logger, a local
-// node:http receiver standing in for the provider's webhook endpoint, and a polling wait.
+// idempotence, as the real core does), a config builder, a keyring, a silent logger, the API
+// routes over a fake core, a local node:http receiver standing in for the provider's webhook
+// endpoint, and a polling wait.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { CoreApi, MessageStatus, OutboundMessage } from '../../../adapters/contract.ts';
 import { webhookConfigSchema, type WebhookConfig } from '../../../adapters/webhook/config.ts';
+import { createWebhookConnector } from '../../../adapters/webhook/index.ts';
 import { Keyring } from '../../../src/crypto/keyring.ts';
 
 export const API_TOKEN = 'test-api-token-0123456789';
@@ -42,6 +45,11 @@ export class FakeCore implements CoreApi {
 
   called(fn: Call['fn']): Call[] {
     return this.calls.filter((c) => c.fn === fn);
+  }
+
+  /** The calls to its write side: all but its reads (statuses, lookup). */
+  writes(): Call[] {
+    return this.calls.filter((c) => c.fn !== 'statuses' && c.fn !== 'lookup');
   }
 
   async submit(adapterId: string, m: OutboundMessage): Promise<{ messageId: string; duplicate: boolean }> {
@@ -89,6 +97,31 @@ export class FakeCore implements CoreApi {
     return true;
   }
 }
+
+/** The provider API's routes, as a test sends requests to them. */
+export interface Api {
+  request: (path: string, init?: RequestInit) => Response | Promise<Response>;
+}
+
+/**
+ * The routes of a webhook connector `id` (default config) over a new FakeCore: on `store`, or by
+ * default on a stand-in Redis (enough where the routes never touch it).
+ */
+export function apiOnFakeCore(id: string, store: { redis: Redis; prefix: string } = { redis: {} as Redis, prefix: 'unused' }): { core: FakeCore; app: Api } {
+  const core = new FakeCore();
+  const connector = createWebhookConnector({ id, config: webhookConfig(), redis: store.redis, keyring: newKeyring(), prefix: store.prefix, logger: silentLogger });
+  connector.init(core);
+  return { core, app: connector.routes?.() as Api };
+}
+
+/** The JSON body of a 4xx answer of the API. */
+export interface ErrorBody {
+  error: string;
+  issues?: Array<{ field: string; in: string; message: string }>;
+}
+
+/** The fields an error body names, sorted. */
+export const fields = (b: ErrorBody): string[] => (b.issues ?? []).map((i) => i.field).sort();
 
 export interface Received {
   headers: IncomingHttpHeaders;

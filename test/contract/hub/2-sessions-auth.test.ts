@@ -5,22 +5,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import type { FailureStanza } from '../../../src/protocol/index.ts';
 import { freshId, freshLocal, nowSeconds } from './support/names.ts';
-import { openRaw, type OpenResult } from './support/provider-user.ts';
+import { openRaw } from './support/provider-user.ts';
+import { birdyUser, expectFailure } from './support/sessions.ts';
 import { useHub } from './support/suite.ts';
 import { generateProvider, mintToken } from './support/tokens.ts';
-
-/** Spec 2: a failure stanza with `reason`, then the close code. */
-async function expectFailure(r: OpenResult, reason: FailureStanza['reason'], code: number): Promise<void> {
-  expect(r.first).toEqual({ kind: 'failure', reason });
-  const closed = await r.conn.closedWithin(3000);
-  expect(closed.code).toBe(code);
-}
-
-function birdyUser(): string {
-  return `${freshLocal('s')}@birdy.interop`;
-}
 
 describe('spec 2: session authentication', () => {
   const hub = useHub();

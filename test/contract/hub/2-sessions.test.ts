@@ -1,24 +1,14 @@
 // HIP/1 conformance, spec 2 (transport and sessions): upgrade, open/opened, first-frame errors,
 // conflict, frame limits, close, ping and idle. Token and provider errors: 2-sessions-auth.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { FailureStanza, OpenedStanza } from '../../../src/protocol/index.ts';
+import type { OpenedStanza } from '../../../src/protocol/index.ts';
 import { HipConn, UpgradeRefused } from './support/hip-conn.ts';
-import { freshId, freshLocal, nowSeconds, sleep } from './support/names.ts';
-import { ProviderUser, openRaw, type OpenResult } from './support/provider-user.ts';
+import { freshId, nowSeconds, sleep } from './support/names.ts';
+import { ProviderUser, openRaw } from './support/provider-user.ts';
+import { birdyUser, expectFailure } from './support/sessions.ts';
 import { useHub } from './support/suite.ts';
 import { isExternal } from './support/target.ts';
 import { mintToken } from './support/tokens.ts';
-
-/** Spec 2: a failure stanza with `reason`, then the close code. */
-async function expectFailure(r: OpenResult, reason: FailureStanza['reason'], code: number): Promise<void> {
-  expect(r.first).toEqual({ kind: 'failure', reason });
-  const closed = await r.conn.closedWithin(3000);
-  expect(closed.code).toBe(code);
-}
-
-function birdyUser(): string {
-  return `${freshLocal('s')}@birdy.interop`;
-}
 
 describe('spec 2: sessions', () => {
   const hub = useHub();

@@ -32,14 +32,19 @@ function pushFor(user: string): (p: ReceivedPush) => boolean {
 describe('spec 9: push', () => {
   const hub = useHub();
 
-  it('POSTs a signed push to push_url when a message is stored for a user with no session', async () => {
+  /** A user of the push provider whose session is closed, a hub user, and the receiver's count of pushes so far. */
+  async function offlineUser() {
     const t = hub();
     const provider = pushProvider(t);
-    const secret = provider.pushSecret ?? '';
     const u = await ProviderUser.create(t, { provider });
     await u.close();
     const h = await createHubUser(t);
-    const from = t.push.received.length;
+    return { t, provider, u, h, from: t.push.received.length };
+  }
+
+  it('POSTs a signed push to push_url when a message is stored for a user with no session', async () => {
+    const { t, provider, u, h, from } = await offlineUser();
+    const secret = provider.pushSecret ?? '';
     await t.control.send(h.jid, { to: u.jid, text: 'wake up' });
     const p = await t.push.waitFor(pushFor(u.jid), 5000, from);
     expect(p.contentType).toMatch(/^application\/json/);
@@ -83,12 +88,7 @@ describe('spec 9: push', () => {
   });
 
   it('a stanza stored while a push is in flight is pushed too (with the new pending count)', async () => {
-    const t = hub();
-    const provider = pushProvider(t);
-    const u = await ProviderUser.create(t, { provider });
-    await u.close();
-    const h = await createHubUser(t);
-    const from = t.push.received.length;
+    const { t, provider, u, h, from } = await offlineUser();
     t.push.setDelay(800);
     try {
       await t.control.send(h.jid, { to: u.jid, text: 'first' });
@@ -117,12 +117,7 @@ describe('spec 9: push', () => {
   });
 
   it('retries a push the provider did not accept', async () => {
-    const t = hub();
-    const provider = pushProvider(t);
-    const u = await ProviderUser.create(t, { provider });
-    await u.close();
-    const h = await createHubUser(t);
-    const from = t.push.received.length;
+    const { t, provider, u, h, from } = await offlineUser();
     t.push.setStatus(500);
     try {
       await t.control.send(h.jid, { to: u.jid, text: 'are you there?' });

@@ -1,10 +1,12 @@
 // A MediaService on a temp dir, its routes served on a loopback port (the URL that goes into
-// `<media url>`), and helpers to inspect what it left behind.
+// `<media url>`), and helpers to inspect what it left behind; useServiceEnv starts one for the
+// tests of a file.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { BlobStore } from '../../../src/media/blob-store.ts';
 import { FsBlobStore } from '../../../src/media/fs-blob-store.ts';
 import { MediaService, type MediaServiceOptions } from '../../../src/media/service.ts';
@@ -60,4 +62,23 @@ export async function serviceEnv(o: Partial<MediaServiceOptions> & { storeFor?: 
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A default ServiceEnv for the tests of a file (or describe block): started before them, closed
+ * after them; with `tempEmptyAfterEach`, every test is checked to leave nothing in the temp dir.
+ * The object is filled in when it has started: use it inside tests and hooks.
+ */
+export function useServiceEnv(o: { tempEmptyAfterEach?: boolean } = {}): ServiceEnv {
+  const env = {} as ServiceEnv;
+  beforeAll(async () => {
+    Object.assign(env, await serviceEnv());
+  });
+  afterAll(() => env.close());
+  if (o.tempEmptyAfterEach === true) {
+    afterEach(async () => {
+      expect(await env.tempFiles()).toEqual([]);
+    });
+  }
+  return env;
 }
