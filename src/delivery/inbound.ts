@@ -99,12 +99,28 @@ export interface InboundOptions {
   logger: Logger;
 }
 
+/** A session's stanzas in flight: the last one per hub user, and the last one about no one in particular. */
+interface SessionChains {
+  byPeer: Map<string, Promise<void>>;
+  barrier: Promise<void>;
+  /** Stanzas of the session being handled now, at most SESSION_CONCURRENCY, and those waiting for a turn. */
+  running: number;
+  waiting: Array<() => void>;
+}
+
+/**
+ * How many stanzas of one session are handled at once (different hub users'): enough to keep Redis
+ * busy, few enough that a burst (a session opening on thousands of stored messages) neither
+ * starves the other sessions nor makes units outlive their peer locks.
+ */
+const SESSION_CONCURRENCY = 32;
+
 export class InboundHandler {
   readonly #o: InboundOptions;
   /** The inbound queue: stored messages whose hand-over to the adapter is retried. */
   readonly queue: InboundHandover['queue'];
-  /** Stanzas of one session are handled in arrival order. */
-  readonly #chains = new WeakMap<HubConnection, Promise<void>>();
+  /** Per session: the stanzas about one hub user in arrival order, the others' alongside (#chain). */
+  readonly #chains = new WeakMap<HubConnection, SessionChains>();
   /** Stanzas being handled (close waits for them, within its grace). */
   readonly #inflight = new Set<Promise<void>>();
   #closing = false;
@@ -151,16 +167,55 @@ export class InboundHandler {
       this.#o.logger.debug({ user: conn.user, kind: s.kind }, 'stopping: inbound stanza left to the hub to redeliver');
       return;
     }
-    const prev = this.#chains.get(conn) ?? Promise.resolve();
-    const next = prev.then(() => this.#one(conn, s)).catch((err: unknown) => {
+    const next = this.#chain(conn, s, () => this.#one(conn, s).catch((err: unknown) => {
       // Not acked: the hub redelivers it on the next session, or after 60 s (spec 5). Counted, so
       // that one failing again and again (an error isUndecryptable does not know) can be alerted on.
       this.#o.logger.warn({ user: conn.user, kind: s.kind, ...(s.kind === 'message' && 'from' in s ? { from: s.from, id: s.id } : {}), err: (err as Error).message }, 'inbound stanza not handled');
       if (s.kind === 'message') this.#o.observe?.('not-handled', undefined);
-    });
-    this.#chains.set(conn, next);
+    }));
     this.#inflight.add(next);
     void next.finally(() => this.#inflight.delete(next));
+  }
+
+  /**
+   * Runs `work` (which never rejects) after the stanzas of the same session it must follow: those
+   * about the same hub user (a message, a receipt or a notification `from` it), so that one
+   * conversation is handled in arrival order — its messages, their identity change, its retry
+   * receipts — while different hub users' stanzas run alongside (each unit of Signal work holds its
+   * peer's lock; what they share of the provider user's account is written field by field). A
+   * stanza about no one in particular (prekeys running low, providers enrolled) waits for every
+   * stanza before it, and every stanza after it waits for it. At most SESSION_CONCURRENCY run at once.
+   */
+  #chain(conn: HubConnection, s: InboundStanza, work: () => Promise<void>): Promise<void> {
+    let c = this.#chains.get(conn);
+    if (c === undefined) this.#chains.set(conn, (c = { byPeer: new Map(), barrier: Promise.resolve(), running: 0, waiting: [] }));
+    const chains = c;
+    const turn = async (): Promise<void> => {
+      if (chains.running >= SESSION_CONCURRENCY) await new Promise<void>((r) => chains.waiting.push(r));
+      else chains.running++;
+      try {
+        await work();
+      } finally {
+        // The turn passes to the first waiting stanza (the count stays), or is given back.
+        const wake = chains.waiting.shift();
+        if (wake) wake();
+        else chains.running--;
+      }
+    };
+    const peer = 'from' in s && typeof s.from === 'string' && s.from !== '' ? s.from : undefined;
+    if (peer === undefined) {
+      const next = Promise.all([chains.barrier, ...chains.byPeer.values()]).then(turn);
+      chains.barrier = next;
+      chains.byPeer.clear();
+      return next;
+    }
+    const next = (chains.byPeer.get(peer) ?? chains.barrier).then(turn);
+    chains.byPeer.set(peer, next);
+    // Forgotten once done, unless a later stanza of the same hub user chained on it meanwhile.
+    void next.then(() => {
+      if (chains.byPeer.get(peer) === next) chains.byPeer.delete(peer);
+    });
+    return next;
   }
 
   async #one(conn: HubConnection, s: InboundStanza): Promise<void> {

@@ -118,6 +118,8 @@ export function inboundRig(o: InboundRigOptions = {}) {
 
   return {
     redis, prefix, lock, edge, accounts, statusLog, inbound, delivered, notices, outcomes, acks, retries, receipted, reported,
+    /** The session the handler is handed stanzas on (`inbound.handle(hub, s)`); what it sends is recorded. */
+    hub,
 
     /** Creates USER's account (its upload is what hub devices start sessions from). */
     async start(): Promise<void> {
@@ -125,14 +127,15 @@ export function inboundRig(o: InboundRigOptions = {}) {
     },
 
     /**
-     * A hub device `ada:DEVICE@hub` with a fresh identity (its own store, named by `store`: a new
-     * name is a reinstall) and a session to USER from its bundle, optionally naming another signed
-     * prekey id.
+     * A hub device `ada:DEVICE@hub` (of `user` if given) with a fresh identity (its own store, named
+     * by `store`: a new name is a reinstall) and a session to USER from its bundle, optionally naming
+     * another signed prekey id.
      */
-    async hubDevice(device: number, opt: { store?: string; skeyId?: number } = {}): Promise<HubDevice> {
+    async hubDevice(device: number, opt: { store?: string; skeyId?: number; user?: string } = {}): Promise<HubDevice> {
       if (!upload) throw new Error('inboundRig: start() first');
-      const address = `ada:${device}@hub`;
-      const store = new RedisSignalStore(redis, ring, `${prefix}-hub-${opt.store ?? device}`, address);
+      const local = (opt.user ?? HUB_USER).slice(0, (opt.user ?? HUB_USER).indexOf('@'));
+      const address = `${local}:${device}@hub`;
+      const store = new RedisSignalStore(redis, ring, `${prefix}-hub-${opt.store ?? (opt.user === undefined ? device : `${local}-${device}`)}`, address);
       await createAccount(store, { preKeys: 1, kyberPreKeys: 1 });
       const skey = upload.skey as KeyBundle['skey'];
       const bundle: KeyBundle = {
@@ -148,7 +151,7 @@ export function inboundRig(o: InboundRigOptions = {}) {
       const id = `msg-${randomBytes(4).toString('hex')}-${++n}`;
       const t = 1_700_000_000 + n;
       const e = await hubEdge.encrypt(d.store, d.address, LOCAL, opt.plaintext ?? encodeContent({ id: opt.contentId ?? id, t, text }));
-      return { kind: 'message', id, from: HUB_USER, participant: d.address, type: 'text', t, enc: { v: 1, ...e } };
+      return { kind: 'message', id, from: d.address.replace(/:\d+@/, '@'), participant: d.address, type: 'text', t, enc: { v: 1, ...e } };
     },
 
     /** USER's answer to `d`, decrypted by it: `d` then sends plain Signal messages (`msg`). */
@@ -160,9 +163,10 @@ export function inboundRig(o: InboundRigOptions = {}) {
     /** Hands a stanza to the handler and waits until its chain has moved past it. */
     async handle(m: IncomingMessage): Promise<void> {
       inbound.handle(hub, m);
-      // a marker after it on the same chain: a notification, acked only once the chain reaches it
+      // a marker after it: a notification about no one in particular waits for every stanza of
+      // the session before it (inbound.ts #chain), and is acked only then
       const marker = `mark${++n}`;
-      inbound.handle(hub, { kind: 'notification', id: marker, type: 'devices', from: 'nobody@hub' } as unknown as IncomingMessage);
+      inbound.handle(hub, { kind: 'notification', id: marker, type: 'providers', providers: [] });
       await until(() => acks(marker) > 0, 10_000, `stanza ${m.id} handled`);
     },
 

@@ -36,11 +36,14 @@ async function recordingSession() {
   return { conn, sent };
 }
 
-/** Hands the receipt to the core, then a marker notification; resolves once the marker is reached. */
+/**
+ * Hands the receipt to the core, then a marker notification about no one in particular (which
+ * waits for every stanza before it, inbound.ts #chain); resolves once the marker is reached.
+ */
 async function handle(conn: HubConnection, sent: Stanza[], r: ReceiptStanza): Promise<void> {
   h.core.onInbound(conn, r);
   const marker = `mark${Math.random().toString(36).slice(2, 10)}`;
-  h.core.onInbound(conn, { kind: 'notification', id: marker, type: 'interop', from: BEN, state: 'enabled' });
+  h.core.onInbound(conn, { kind: 'notification', id: marker, type: 'providers', providers: [] });
   await until(() => sent.some((s) => s.kind === 'ack' && s.id === marker), 10_000, 'receipt handled');
 }
 
