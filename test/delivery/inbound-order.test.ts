@@ -1,7 +1,7 @@
 // The order in which one hub session's stanzas are handled (inbound.ts #chain): those about one hub
 // user in arrival order, different hub users' alongside (one slow decrypt does not hold the rest
-// of the session back), and a stanza about no one in particular after everything before it and
-// before everything after it.
+// of the session back) but at most 32 at once, and a stanza about no one in particular after
+// everything before it and before everything after it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from './harness.ts';
 import { inboundRig, type HubDevice } from './inbound-rig.ts';
@@ -70,5 +70,27 @@ describe('inbound stanzas of one session', () => {
     await until(() => rig.delivered.length === 2, 10_000, 'both messages handed over');
     expect(deliveredIds()).toEqual([a1.id, b1.id]);
     expect(rig.acks('barrier1')).toBe(1);
+  });
+
+  it('at most 32 stanzas of one session are handled at once, and every one is handled', async () => {
+    rig.delivered.length = 0;
+    const devices = await Promise.all(Array.from({ length: 40 }, (_, i) => rig.hubDevice(1, { user: `crowd${i}@hub` })));
+    const messages = await Promise.all(devices.map((d, i) => rig.fromHub(d, `crowd ${i}`)));
+    let active = 0;
+    let most = 0;
+    rig.edge.stallEach = async () => {
+      most = Math.max(most, ++active);
+      await new Promise((r) => setTimeout(r, 100));
+      active--;
+    };
+    try {
+      for (const m of messages) rig.inbound.handle(rig.hub, m);
+      await until(() => rig.delivered.length === 40, 20_000, 'the 40 messages handed over');
+    } finally {
+      rig.edge.stallEach = undefined;
+    }
+    expect(most).toBe(32);
+    expect(new Set(deliveredIds())).toEqual(new Set(messages.map((m) => m.id)));
+    expect(messages.every((m) => rig.acks(m.id) === 1)).toBe(true);
   });
 });

@@ -2,7 +2,7 @@
 // devices (real libsignal clients with stores of their own), with what it sends back recorded: the
 // set-up of inbound-edge.test.ts, undecryptable-whitelist.test.ts and inbound-commit.test.ts. Its
 // edge can fail the next decrypt with an error of the test's choosing (Redis refusing writes, a
-// bug…), or stall the next unit before its commit (to outlive its lock).
+// bug…), or stall the next unit (or each) before its commit (to outlive its lock, to count them).
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -33,13 +33,15 @@ class RigEdge extends SignalEdge {
   failNext: Error | undefined;
   /** Awaited in the next unit once it decrypted, before its own step (which then commits). */
   stallNext: ((user: string, peer: string) => Promise<void>) | undefined;
+  /** Awaited likewise in every unit while set. */
+  stallEach: ((user: string, peer: string) => Promise<void>) | undefined;
   override decryptWith<T>(store: RedisSignalStore, local: string, peer: string, enc: { type: EncType; ciphertext: Uint8Array }, o: DecryptWith<T>): Promise<DecryptedWith<T>> {
     const err = this.failNext;
     if (err) {
       this.failNext = undefined;
       return Promise.reject(err);
     }
-    const stall = this.stallNext;
+    const stall = this.stallNext ?? this.stallEach;
     if (!stall) return super.decryptWith(store, local, peer, enc, o);
     this.stallNext = undefined;
     return super.decryptWith(store, local, peer, enc, {
