@@ -135,9 +135,9 @@ export function inboundRig(o: InboundRigOptions = {}) {
      */
     async hubDevice(device: number, opt: { store?: string; skeyId?: number; user?: string } = {}): Promise<HubDevice> {
       if (!upload) throw new Error('inboundRig: start() first');
-      const local = (opt.user ?? HUB_USER).slice(0, (opt.user ?? HUB_USER).indexOf('@'));
+      const local = (opt.user ?? HUB_USER).split('@')[0] as string;
       const address = `${local}:${device}@hub`;
-      const store = new RedisSignalStore(redis, ring, `${prefix}-hub-${opt.store ?? (opt.user === undefined ? device : `${local}-${device}`)}`, address);
+      const store = new RedisSignalStore(redis, ring, `${prefix}-hub-${opt.store ?? `${local}-${device}`}`, address);
       await createAccount(store, { preKeys: 1, kyberPreKeys: 1 });
       const skey = upload.skey as KeyBundle['skey'];
       const bundle: KeyBundle = {
