@@ -10,7 +10,7 @@ import { BridgeDevice } from '../adapters/matrix/bridge-device.ts';
 import { SEND_STATUS as SEND_STATUS_TYPE } from '../adapters/matrix/send-status.ts';
 import { DEFAULT_SEND_STATUSES, SENT_HOLD_MS, type SendStatuses } from '../adapters/matrix/status-coalesce.ts';
 import type { CoreApi } from '../adapters/contract.ts';
-import { BENCH_TEXT } from './ceilings.ts';
+import { BENCH_TEXT, libsignalCeiling } from './ceilings.ts';
 import { cpuSeconds, median, spread, waitFor } from './measure.ts';
 import { BenchMatrixDevice, ROTATE_AFTER } from './matrix-sender.ts';
 import { startMatrixStack, type MatrixStack } from './matrix-stack.ts';
@@ -23,6 +23,14 @@ export interface MatrixFigures {
   ceiling: { samples: number[]; median: number; spread: number; usPerMsg: number };
   /** The same with the receiver's store on fake-indexeddb, as the bridge's devices have it (for reference). */
   ceilingIdb: { median: number; usPerMsg: number };
+  /** Raw libsignal encrypt on this thread (steady session, in-memory stores), measured beside the Megolm ceiling. */
+  signalEncrypt: { median: number; usPerMsg: number };
+  /**
+   * What one thread can do at most if it did nothing but the two cryptographic steps every
+   * bridged message needs (the Megolm decrypt at its raw rate, one libsignal encrypt): no Redis,
+   * no sealing at rest, no hub, no HTTP. The path runs on one thread here, as the ceiling does.
+   */
+  cryptoBound: { rate: number; ratio: number };
   /** Matrix event in → hub device out. */
   path: {
     samples: Array<{ messages: number; rate: number; ingestRate: number; complete: boolean; cpuUsPerMsg: { bench: number; redis: number } }>;
@@ -85,6 +93,16 @@ async function megolmCeiling(s: MatrixStack, samples: number, perSample: number,
   return out;
 }
 
+/**
+ * At most how many messages per second one thread can bridge when each costs a Megolm decrypt at
+ * `megolm` msg/s and a libsignal encrypt at `signal` msg/s and nothing else, and that as a share
+ * of the Megolm rate: signal / (megolm + signal).
+ */
+export function cryptoBound(megolm: number, signal: number): { rate: number; ratio: number } {
+  const rate = 1 / (1 / megolm + 1 / signal);
+  return { rate, ratio: rate / megolm };
+}
+
 export async function matrixBench(o: MatrixBenchOptions): Promise<MatrixFigures> {
   const matrixUsers = o.quick ? 4 : 8;
   const hubUsers = o.quick ? 4 : 8;
@@ -96,6 +114,8 @@ export async function matrixBench(o: MatrixBenchOptions): Promise<MatrixFigures>
     o.log('matrix: ceiling: matrix-sdk-crypto-wasm decryptRoomEvent on this thread');
     const ceiling = await megolmCeiling(s, o.quick ? 3 : 5, o.quick ? 1000 : 2000);
     const ceilingIdb = median(await megolmCeiling(s, 1, o.quick ? 500 : 1000, `bench-ceiling-${process.pid}`));
+    o.log('matrix: libsignal encrypt on this thread (beside the Megolm ceiling)');
+    const signalEncrypt = median((await libsignalCeiling(o.quick ? 3 : 5, o.quick ? 500 : 1000)).encrypt);
 
     let arrived = 0;
     let lastArrival = 0;
@@ -220,6 +240,8 @@ export async function matrixBench(o: MatrixBenchOptions): Promise<MatrixFigures>
     return {
       ceiling: { samples: ceiling, median: ceilingMedian, spread: spread(ceiling), usPerMsg: 1e6 / ceilingMedian },
       ceilingIdb: { median: ceilingIdb, usPerMsg: 1e6 / ceilingIdb },
+      signalEncrypt: { median: signalEncrypt, usPerMsg: 1e6 / signalEncrypt },
+      cryptoBound: cryptoBound(ceilingMedian, signalEncrypt),
       path: {
         samples: samples.map(({ ingestMs: _i, decryptMs: _d, submitMs: _s, persistMs: _p, ...x }) => x),
         rate, spread: spread(samples.map((x) => x.rate)), ingestRate: med((x) => x.ingestRate),
