@@ -119,10 +119,21 @@ export class BridgeDevice {
     if (fresh || !restored) await api.createDevice({ userId }, deviceId, 'Causeway bridge');
     const machine = await OlmMachine.initialize(new UserId(userId), new DeviceId(deviceId), dbPrefix);
     const d = new BridgeDevice(userId, deviceId, machine, api, store, dbPrefix);
-    // Device-list updates that arrived while this device was not loaded were not seen by it.
-    if (restored) await machine.markAllTrackedUsersAsDirty();
-    await d.#lock.run('device', () => d.#sendOutgoing());
-    await d.persist();
+    try {
+      // The account is in Redis before its keys are published: a device opened again after a
+      // failure or a crash holds the keys the homeserver has (a new account under this device id
+      // would publish other identity keys, and other one-time keys under the same key ids).
+      if (!restored) await d.persist();
+      // Device-list updates that arrived while this device was not loaded were not seen by it.
+      if (restored) await machine.markAllTrackedUsersAsDirty();
+      await d.#lock.run('device', () => d.#sendOutgoing());
+      await d.persist();
+    } catch (err) {
+      // Not opened: the machine goes with its databases (an open connection left behind would
+      // block the next open's drop of them for ever); the next open restores it from Redis.
+      await d.dispose().catch(() => undefined);
+      throw err;
+    }
     return d;
   }
 
@@ -205,6 +216,9 @@ export class BridgeDevice {
    * the call is there. Calls made while a write runs share the one write that follows it.
    */
   persist(): Promise<void> {
+    // A write is queued and not started yet (the running one may just have ended): it takes what
+    // changed so far; a write started beside it could leave it nothing and resolve its callers early.
+    if (this.#nextFlush) return this.#nextFlush;
     if (!this.#flushing) return this.#startFlush();
     this.#nextFlush ??= this.#flushing.catch(() => undefined).then(() => {
       this.#nextFlush = undefined;

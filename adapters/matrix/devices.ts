@@ -55,8 +55,12 @@ export class Devices {
         this.#log.debug({ userId, deviceId: d.deviceId }, 'bridge device open');
         return d;
       })();
-      p.catch(() => this.#open.delete(userId));
-      this.#open.set(userId, p);
+      // Only this open's entry goes: after a close() the user may have a newer device here.
+      const opening = p;
+      opening.catch(() => {
+        if (this.#open.get(userId) === opening) this.#open.delete(userId);
+      });
+      this.#open.set(userId, opening);
     }
     return p;
   }
