@@ -36,7 +36,7 @@ export interface Target {
 export interface BenchResult {
   when: string;
   machine: { cpus: number; node: string; redis: string; loadavgStart: number[]; loadavgEnd: number[] };
-  run: { quick: boolean; samples: number; providers: number; hubUsers: number; conversations: number; eventsPerPost: number; devices: number };
+  run: { quick: boolean; samples: number; providers: number; hubUsers: number; conversations: number; eventsPerPost: number; devices: number; pacedRate: number };
   layout: string;
   hubMode: { decryptSampleRate: number; note: string; decrypted: number; skipped: number; errors: number };
   ceilings: { libsignalEncrypt: Ceiling; libsignalDecrypt: Ceiling; bullmq: Ceiling; ciphertextBytes: number };
@@ -88,8 +88,11 @@ export function judge(r: Omit<BenchResult, 'targets'>, sessionsTarget = 10_000):
     const p = r.paced[dir];
     t.push({
       name: `${dir} p99 added latency ≤ 20 ms at 1,000 msg/s`,
-      met: p.lowered ? false : p.p99 <= 20,
-      detail: p.lowered ? `1,000 msg/s is above what the path sustains; at ${n0(p.rate)} msg/s p99 = ${n0(p.p99)} ms` : `p99 = ${n0(p.p99)} ms at ${n0(p.rate)} msg/s`,
+      // Below 1,000 msg/s by --paced-rate (not lowered by the path): the target is not measured.
+      met: p.lowered ? false : p.rate >= 1000 ? p.p99 <= 20 : undefined,
+      detail: p.lowered
+        ? `1,000 msg/s is above what the path sustains; at ${n0(p.rate)} msg/s p99 = ${n0(p.p99)} ms`
+        : p.rate >= 1000 ? `p99 = ${n0(p.p99)} ms at ${n0(p.rate)} msg/s` : `paced at ${n0(p.rate)} msg/s (--paced-rate), not at 1,000: p99 = ${n0(p.p99)} ms`,
     });
   }
   const s = r.sessions;
@@ -136,7 +139,8 @@ export function formatText(r: BenchResult): string {
     const lp = p.loop;
     L.push(`  ${label.padEnd(38)} ${n0(p.rate).padStart(6)} ${n0(p.p50).padStart(8)} ${n0(p.p99).padStart(8)} ${n0(p.max).padStart(8)}   ${`${n0(lp.loopDelayP99Ms)}/${n0(lp.loopDelayMaxMs)}, ${n0(lp.gcMs)} (${n0(lp.gcMajorMs)})`.padStart(20)}`);
   }
-  if (r.paced.outbound.lowered || r.paced.inbound.lowered) L.push('  (1,000 msg/s is not sustainable: paced at 80% of the measured throughput; light load: a quarter of it, at most 100/s)');
+  if (r.paced.outbound.lowered || r.paced.inbound.lowered) L.push(`  (${n0(r.run.pacedRate)} msg/s is not sustainable: paced at 80% of the measured throughput; light load: a quarter of it, at most 100/s)`);
+  else if (r.run.pacedRate !== 1000) L.push(`  (paced at ${n0(r.run.pacedRate)} msg/s by --paced-rate; the target's rate is 1,000)`);
   L.push('');
   L.push('Redis per message by part (MONITOR phase)   round trips  commands (of which in Lua)');
   for (const dir of ['outbound', 'inbound'] as const) {

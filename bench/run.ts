@@ -147,7 +147,7 @@ async function main(): Promise<number> {
     const partial: Omit<BenchResult, 'targets'> = {
       when: new Date().toISOString(),
       machine: { cpus: availableParallelism(), node: process.versions.node, redis: redisVersion, loadavgStart, loadavgEnd: loadavg() },
-      run: { quick: o.quick, samples: o.samples, providers: o.providers, hubUsers: o.hubUsers, conversations: o.providers * o.hubUsers, eventsPerPost: o.eventsPerPost, devices: o.devices },
+      run: { quick: o.quick, samples: o.samples, providers: o.providers, hubUsers: o.hubUsers, conversations: o.providers * o.hubUsers, eventsPerPost: o.eventsPerPost, devices: o.devices, pacedRate: o.pacedRate },
       layout: 'Causeway runs as a child process (causeway start --config, webhook adapter) with a core to itself; the mock hub, the load generator and the webhook receiver share the bench process (the other core); redis-server is a third process.',
       hubMode: {
         decryptSampleRate: o.decryptSampleRate, ...hubCheck,
