@@ -167,10 +167,18 @@ export class InboundHandler {
       this.#o.logger.debug({ user: conn.user, kind: s.kind }, 'stopping: inbound stanza left to the hub to redeliver');
       return;
     }
-    const next = this.#chain(conn, s, () => this.#one(conn, s).catch((err: unknown) => {
+    const work = async (): Promise<void> => {
+      // The session closed while this stanza waited for its turn: it could not be acked, so it is
+      // left to the hub, which redelivers it to the next session in order (spec 5) — handled here
+      // it would run alongside that session's handling of the same hub user's stanzas.
+      if (conn.open === false) return;
+      await this.#one(conn, s);
+    };
+    const next = this.#chain(conn, s, () => work().catch((err: unknown) => {
       // Not acked: the hub redelivers it on the next session, or after 60 s (spec 5). Counted, so
       // that one failing again and again (an error isUndecryptable does not know) can be alerted on.
-      this.#o.logger.warn({ user: conn.user, kind: s.kind, ...(s.kind === 'message' && 'from' in s ? { from: s.from, id: s.id } : {}), err: (err as Error).message }, 'inbound stanza not handled');
+      // (Whatever was thrown: a throw in here would break the chains of the session's stanzas.)
+      this.#o.logger.warn({ user: conn.user, kind: s.kind, ...(s.kind === 'message' && 'from' in s ? { from: s.from, id: s.id } : {}), err: err instanceof Error ? err.message : String(err) }, 'inbound stanza not handled');
       if (s.kind === 'message') this.#o.observe?.('not-handled', undefined);
     }));
     this.#inflight.add(next);
@@ -274,7 +282,15 @@ export class InboundHandler {
     const stored = out.value;
     if (!stored) return ack(); // relabelled on the way: dropped (spec 5, 11)
     await this.#handover.afterStored(key, async () => {
-      ack();
+      // Stored: handed over even if the ack cannot go out because the session closed meanwhile. The
+      // hub redelivers it to the next session, whose guard acks it as a duplicate; left to the
+      // sweep, it would reach the adapter after that session's later messages of the conversation.
+      try {
+        ack();
+      } catch (err) {
+        if (conn.open !== false) throw err;
+        this.#o.logger.debug({ user, from: m.from, id: m.id, err: (err as Error).message }, 'stored message not acked (session closed); handed over anyway');
+      }
       await this.#handover.handOver(conn, key, stored.message, stored.mediaRef ? loadMediaRef(stored.mediaRef) : undefined, stored.at);
     });
   }

@@ -3,8 +3,10 @@
 // of the session back) but at most 32 at once, and a stanza about no one in particular after
 // everything before it and before everything after it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HubSessionError, type HubConnection, type InboundStanza } from '../../src/hub/connection.ts';
+import type { Stanza } from '../../src/protocol/index.ts';
 import { until } from './harness.ts';
-import { inboundRig, type HubDevice } from './inbound-rig.ts';
+import { inboundRig, USER, type HubDevice } from './inbound-rig.ts';
 
 const rig = inboundRig();
 let ada: HubDevice;
@@ -31,6 +33,23 @@ function stallNext(): { entered: Promise<void>; release: () => void } {
 }
 
 const deliveredIds = () => rig.delivered.map((m) => m.id);
+
+/** A session of USER's that can close: then, like HubConnection, it is not `open` and sends nothing. */
+function session() {
+  const sent: Stanza[] = [];
+  const send = (s: Stanza) => {
+    if (!conn.open) throw new HubSessionError('session is not open', 'closed');
+    sent.push(s);
+  };
+  const conn = {
+    user: USER,
+    open: true,
+    send,
+    sendReceipt: (s: Stanza) => (send(s), Promise.resolve({ kind: 'ack' })),
+  };
+  const acks = (id: string) => sent.filter((s) => s.kind === 'ack' && 'id' in s && s.id === id).length;
+  return { conn, hub: conn as unknown as HubConnection, sent, acks };
+}
 
 describe('inbound stanzas of one session', () => {
   it('another hub user’s message goes ahead of a stalled one; the stalled user’s next message waits for it', async () => {
@@ -92,5 +111,48 @@ describe('inbound stanzas of one session', () => {
     expect(most).toBe(32);
     expect(new Set(deliveredIds())).toEqual(new Set(messages.map((m) => m.id)));
     expect(messages.every((m) => rig.acks(m.id) === 1)).toBe(true);
+  });
+
+  it('a session closed while its stanzas wait: the one being handled is still handed over, the waiting ones are left to the hub, and the next session hands the conversation over in order', async () => {
+    rig.delivered.length = 0;
+    const cara = await rig.hubDevice(1, { user: 'cara@hub' });
+    const c1 = await rig.fromHub(cara, 'first from cara');
+    const c2 = await rig.fromHub(cara, 'second from cara');
+    const interop = { kind: 'notification', id: 'interop-cara', type: 'interop', from: 'cara@hub', state: 'enabled' } as const;
+    const caraNotices = () => rig.notices.filter((n) => n.kind === 'interop-changed' && n.peer === 'cara@hub').length;
+    const old = session();
+    const stall = stallNext();
+    rig.inbound.handle(old.hub, c1);
+    await stall.entered;
+    rig.inbound.handle(old.hub, interop);
+    rig.inbound.handle(old.hub, c2);
+    old.conn.open = false; // dropped by the hub, say, while c1 is being stored
+    stall.release();
+    // c1 is stored: it reaches the adapter now, though its ack could not go out (the hub redelivers it)
+    await until(() => deliveredIds().includes(c1.id), 10_000, 'the stored message handed over');
+
+    // The hub redelivers everything unacked to the next session, in order (spec 5).
+    const next = session();
+    const redelivered: InboundStanza[] = [c1, interop, c2, { kind: 'notification', id: 'mark-cara', type: 'providers', providers: [] }];
+    for (const s of redelivered) rig.inbound.handle(next.hub, s);
+    await until(() => next.acks('mark-cara') === 1, 10_000, 'the next session’s stanzas handled');
+    expect(old.sent).toEqual([]);
+    expect(deliveredIds()).toEqual([c1.id, c2.id]);
+    expect([next.acks(c1.id), next.acks(interop.id), next.acks(c2.id)]).toEqual([1, 1, 1]);
+    // the notification was handled once, on the session that could ack it
+    expect(caraNotices()).toBe(1);
+  });
+
+  it('a stanza handler failing with something that is not an Error leaves its hub user’s later stanzas to run', async () => {
+    rig.delivered.length = 0;
+    const dan = await rig.hubDevice(1, { user: 'dan@hub' });
+    const d1 = await rig.fromHub(dan, 'first from dan');
+    const d2 = await rig.fromHub(dan, 'second from dan');
+    rig.edge.stallNext = () => Promise.reject(undefined as unknown as Error);
+    rig.inbound.handle(rig.hub, d1);
+    rig.inbound.handle(rig.hub, d2);
+    await until(() => deliveredIds().includes(d2.id), 10_000, 'dan’s second message handed over');
+    expect(rig.acks(d1.id)).toBe(0); // not handled: the hub redelivers it
+    expect(rig.acks(d2.id)).toBe(1);
   });
 });
