@@ -86,6 +86,8 @@ export class BridgeDevice {
   readonly #api: MatrixApi;
   readonly #store: DeviceStore;
   readonly #dbPrefix: string;
+  /** The holding of the bridge lease this device was opened under: its writes are refused once that holding ended. */
+  readonly #holding: string | undefined;
   readonly #lock = new Serial();
   /** Per room: the group session this device last shared and used there, with whom. */
   readonly #shares = new Map<string, RoomShare>();
@@ -93,32 +95,36 @@ export class BridgeDevice {
   #flushing: Promise<void> | undefined;
   #nextFlush: Promise<void> | undefined;
 
-  private constructor(userId: string, deviceId: string, machine: OlmMachine, api: MatrixApi, store: DeviceStore, dbPrefix: string) {
+  private constructor(userId: string, deviceId: string, machine: OlmMachine, api: MatrixApi, store: DeviceStore, dbPrefix: string, holding: string | undefined) {
     this.userId = userId;
     this.deviceId = deviceId;
     this.#machine = machine;
     this.#api = api;
     this.#store = store;
     this.#dbPrefix = dbPrefix;
+    this.#holding = holding;
   }
 
   /**
    * Opens the device of `userId`: restores its store from Redis, or creates a device (id recorded
    * first, then MSC4190 creation, then key upload). Resolves once its keys are on the homeserver
-   * and its state is in Redis.
+   * and its state is in Redis. Every write of the device is fenced with the holding of the bridge
+   * lease taken before anything is read: a write that reaches Redis after that holding ended (the
+   * lease lost, even if taken again since) is refused, as it could overwrite newer state.
    */
   static async open(userId: string, api: MatrixApi, store: DeviceStore, dbNamespace: string): Promise<BridgeDevice> {
+    const holding = await store.holding();
     let deviceId = await store.deviceId(userId);
     const fresh = deviceId === undefined;
     if (deviceId === undefined) {
       deviceId = `CW${randomBytes(5).toString('hex').toUpperCase()}`;
-      await store.setDeviceId(userId, deviceId);
+      await store.setDeviceId(userId, deviceId, holding);
     }
     const dbPrefix = `${dbNamespace}|${userId}|${deviceId}`;
     const restored = await store.load(userId, dbPrefix);
     if (fresh || !restored) await api.createDevice({ userId }, deviceId, 'Causeway bridge');
     const machine = await OlmMachine.initialize(new UserId(userId), new DeviceId(deviceId), dbPrefix);
-    const d = new BridgeDevice(userId, deviceId, machine, api, store, dbPrefix);
+    const d = new BridgeDevice(userId, deviceId, machine, api, store, dbPrefix, holding);
     try {
       // The account is in Redis before its keys are published: a device opened again after a
       // failure or a crash holds the keys the homeserver has (a new account under this device id
@@ -228,7 +234,7 @@ export class BridgeDevice {
   }
 
   #startFlush(): Promise<void> {
-    const f = this.#store.flush(this.userId, this.#dbPrefix).then(() => undefined);
+    const f = this.#store.flush(this.userId, this.#dbPrefix, false, this.#holding).then(() => undefined);
     this.#flushing = f;
     const clear = (): void => {
       if (this.#flushing === f) this.#flushing = undefined;

@@ -7,7 +7,10 @@
 // never at rest in clear. A flush is one Lua script (its deletions and writes together), so a
 // replica that takes over reads either the state before or after a transaction, never a mix.
 // Writes are fenced by the bridge lease (lease.ts): they happen only while the lease's value is
-// this replica's token, checked in the same script. Database names are stored relative to the
+// this replica's token, checked in the same script; a device's writes name the holding it was
+// opened under (`holding()`), whose token each acquisition of the lease renews, so that a write
+// started in an earlier holding is refused even when this replica holds the lease again (another
+// replica may have written newer state in between). Database names are stored relative to the
 // device's database prefix (which holds a per-process namespace), so that any replica restores
 // them under its own. A hash written by an earlier version (one `store|DB|STORE` blob per store)
 // is read as well, and rewritten record by record at the device's first flush.
@@ -17,7 +20,7 @@ import { RedisScript } from '../../src/redis-script.ts';
 import { databasesWith, dirtyWith, dropDatabase, legacyRecords, markChanged, restore, snapshot, takeDirty, type DatabaseSchema, type StoreChanges } from './idb-snapshot.ts';
 import { LeaseLostError } from './lease.ts';
 
-/** The lease that fences writes: its Redis key, and this replica's token while it holds it. */
+/** The lease that fences writes: its Redis key, and the token of this replica's current holding while it holds it. */
 export interface WriteFence {
   readonly key: string;
   heldToken(): string | undefined;
@@ -88,9 +91,22 @@ export class DeviceStore {
     return (await this.#redis.hget(this.key(userId), 'device_id')) ?? undefined;
   }
 
-  /** Records the device id before the device's keys exist anywhere (so a crash reuses it). */
-  async setDeviceId(userId: string, deviceId: string): Promise<void> {
-    await this.#hset(this.key(userId), ['device_id', deviceId]);
+  /**
+   * The holding of the lease that a device opened now works under (the lease's value now, which
+   * each acquisition renews): given to its writes, they are refused once that holding has ended,
+   * even if this replica holds the lease again. Undefined when writes are not fenced;
+   * LeaseLostError when nobody holds the lease.
+   */
+  async holding(): Promise<string | undefined> {
+    if (!this.#fence) return undefined;
+    const token = await this.#redis.get(this.#fence.key);
+    if (token === null) throw new LeaseLostError('the bridge lease is not held: no device opened');
+    return token;
+  }
+
+  /** Records the device id before the device's keys exist anywhere (so a crash reuses it); fenced by `holding` when given. */
+  async setDeviceId(userId: string, deviceId: string, holding?: string): Promise<void> {
+    await this.#write(this.key(userId), { purge: [], del: [], set: ['device_id', deviceId] }, holding);
   }
 
   /**
@@ -133,16 +149,20 @@ export class DeviceStore {
 
   /**
    * Writes the records of `userId`'s databases that changed since the last flush (every record
-   * when `full`); returns how many fields were written or deleted.
+   * when `full`); returns how many fields were written or deleted. With `holding` (see holding()),
+   * refused unless that holding of the lease is still the current one.
    */
-  async flush(userId: string, dbPrefix: string, full = false): Promise<number> {
+  async flush(userId: string, dbPrefix: string, full = false, holding?: string): Promise<number> {
     const key = this.key(userId);
     const w: Write = { purge: [], del: [], set: [] };
     const written: Array<[string, string]> = [];
     const taken: Array<[string, Map<string, StoreChanges>]> = [];
+    // A device of an ended holding writes nothing, and takes no changes that a device opened
+    // since under the same database names has to write.
+    if (holding !== undefined) this.#token(holding);
     try {
       await this.#collect(key, dbPrefix, full, w, written, taken);
-      if (w.purge.length + w.del.length + w.set.length > 0) await this.#write(key, w);
+      if (w.purge.length + w.del.length + w.set.length > 0) await this.#write(key, w, holding);
     } catch (err) {
       // Not written: what changed stays to be written by the next flush (a retried transaction's
       // flush finds nothing new, and acknowledging it must not leave these records in memory only).
@@ -191,15 +211,23 @@ export class DeviceStore {
     }
   }
 
-  async #hset(key: string, fields: Array<string | Buffer>): Promise<void> {
-    await this.#write(key, { purge: [], del: [], set: fields });
+  /**
+   * The token a write is fenced with ('' unfenced): that of `holding` when given, else of the
+   * current holding; LeaseLostError when this replica does not hold the lease, or holds it in
+   * another holding than `holding`.
+   */
+  #token(holding: string | undefined): string {
+    if (!this.#fence) return '';
+    const current = this.#fence.heldToken();
+    if (current === undefined || (holding !== undefined && holding !== current)) throw new LeaseLostError('the bridge lease is not held here (or not in the holding the device was opened under): device state not written');
+    return current;
   }
 
-  /** One write script, fenced by the lease when there is one: refused (LeaseLostError) unless this replica holds it. */
-  async #write(key: string, w: Write): Promise<void> {
+  /** One write script, fenced by the lease when there is one: refused (LeaseLostError) unless this replica holds it, in `holding` when given. */
+  async #write(key: string, w: Write, holding?: string): Promise<void> {
     const args = [w.purge.length, ...w.purge, w.del.length, ...w.del, ...w.set];
-    const token = this.#fence ? this.#fence.heldToken() : '';
-    const r = token === undefined ? -1 : Number(await WRITE.run(this.#redis, this.#fence ? [key, this.#fence.key] : [key], [token, ...args]));
+    const token = this.#token(holding);
+    const r = Number(await WRITE.run(this.#redis, this.#fence ? [key, this.#fence.key] : [key], [token, ...args]));
     if (r === -1) throw new LeaseLostError('the bridge lease is not held here: device state not written');
   }
 

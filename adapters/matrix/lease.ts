@@ -15,6 +15,10 @@
 //   from Redis: a replica never works on a stale OlmMachine after another replica changed it.
 //   Losing it (renewal refused) closes them as well, and writes of device state are fenced by the
 //   token (device-store.ts), so a replica that paused past its TTL cannot overwrite newer state.
+// - Each holding has a token of its own (the replica's id and a count of its acquisitions), and a
+//   device's writes are fenced with the token of the holding it was opened under: a write started
+//   in an earlier holding and reaching Redis after the lease went to another replica and came
+//   back is refused too (it would overwrite what the other replica wrote meanwhile).
 // - State is sealed in Redis before each transaction is acknowledged, so a crashed holder loses
 //   nothing: its lease expires after `ttlMs` and the next replica with work takes over.
 import { randomBytes } from 'node:crypto';
@@ -35,7 +39,7 @@ export class LeaseLostError extends Error {
 
 export interface LeaseOptions {
   redis: Redis;
-  /** Redis key of the lease (the holder's token, with a TTL). */
+  /** Redis key of the lease (the token of the holder's current holding, with a TTL). */
   key: string;
   ttlMs: number;
   waitMs: number;
@@ -54,8 +58,12 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class BridgeLease {
-  /** This replica's token: the lease's value while it holds it. */
-  readonly token = `${hostname()}:${process.pid}:${randomBytes(8).toString('hex')}`;
+  /** This replica's id: the value of the `wanted` key it writes. */
+  readonly replica = `${hostname()}:${process.pid}:${randomBytes(8).toString('hex')}`;
+  /** How many times this replica took the lease. */
+  #acquisitions = 0;
+  /** The current (or last) holding's token: the lease's value while it is held. */
+  #token = `${this.replica}:0`;
   readonly #o: LeaseOptions;
   readonly #serial = new Serial();
   readonly #wantKey: string;
@@ -80,9 +88,14 @@ export class BridgeLease {
     return this.#held;
   }
 
-  /** The token to fence writes with, while held. */
+  /** The token of this replica's current holding (its last one when it does not hold the lease): the lease's value while held. */
+  get token(): string {
+    return this.#token;
+  }
+
+  /** The token to fence writes with, while held: that of the current holding. */
   heldToken(): string | undefined {
-    return this.#held ? this.token : undefined;
+    return this.#held ? this.#token : undefined;
   }
 
   start(): void {
@@ -141,15 +154,19 @@ export class BridgeLease {
       if (entered) return true;
       if (!wait) return false;
       if (Date.now() >= deadline || this.#stopped) throw new LeaseBusyError('another replica holds the bridge devices');
-      await this.#o.redis.set(this.#wantKey, this.token, 'PX', Math.max(1000, this.#tickMs * 4));
+      await this.#o.redis.set(this.#wantKey, this.replica, 'PX', Math.max(1000, this.#tickMs * 4));
       await sleep(Math.min(this.#tickMs, 100));
     }
   }
 
   /** Under the transition lock. */
   async #tryAcquire(): Promise<boolean> {
-    const ok = await this.#o.redis.set(this.#o.key, this.token, 'PX', this.#o.ttlMs, 'NX');
+    // A token of its own for this holding: a write fenced with an earlier holding's token is refused.
+    const token = `${this.replica}:${this.#acquisitions + 1}`;
+    const ok = await this.#o.redis.set(this.#o.key, token, 'PX', this.#o.ttlMs, 'NX');
     if (ok !== 'OK') return false;
+    this.#acquisitions++;
+    this.#token = token;
     this.#held = true;
     this.#heldSince = Date.now();
     try {
@@ -158,7 +175,7 @@ export class BridgeLease {
       await this.#release('reload failed');
       throw err;
     }
-    await this.#o.redis.eval(RELEASE, 1, this.#wantKey, this.token);
+    await this.#o.redis.eval(RELEASE, 1, this.#wantKey, this.replica);
     this.#o.logger.info({ lease: this.#o.key }, 'bridge lease taken; devices reload from Redis');
     return true;
   }
@@ -170,7 +187,7 @@ export class BridgeLease {
       await this.#o.onReleasing();
     } finally {
       this.#held = false;
-      await this.#o.redis.eval(RELEASE, 1, this.#o.key, this.token);
+      await this.#o.redis.eval(RELEASE, 1, this.#o.key, this.#token);
       this.#o.logger.info({ lease: this.#o.key, why }, 'bridge lease released');
     }
   }
@@ -180,7 +197,7 @@ export class BridgeLease {
     try {
       await this.#serial.run('t', async () => {
         if (!this.#held || this.#stopped) return;
-        const renewed = Number(await this.#o.redis.eval(RENEW, 1, this.#o.key, this.token, String(this.#o.ttlMs)));
+        const renewed = Number(await this.#o.redis.eval(RENEW, 1, this.#o.key, this.#token, String(this.#o.ttlMs)));
         if (renewed !== 1) {
           this.#held = false;
           this.#o.logger.warn({ lease: this.#o.key }, 'bridge lease lost; devices dropped from memory');
@@ -189,7 +206,7 @@ export class BridgeLease {
         }
         if (this.#inFlight > 0 || Date.now() - this.#heldSince < this.#o.minHoldMs) return;
         const wanted = await this.#o.redis.get(this.#wantKey);
-        if (wanted !== null && wanted !== this.token) await this.#release('handed over to a replica that has work');
+        if (wanted !== null && wanted !== this.replica) await this.#release('handed over to a replica that has work');
       });
     } catch (err) {
       this.#o.logger.warn({ lease: this.#o.key, err: (err as Error).message }, 'bridge lease upkeep failed');
