@@ -103,20 +103,32 @@ export class InboundHandover {
     this.#timer.unref();
   }
 
-  /** Gives the inbound queue every stored message whose hand-over is overdue; returns how many. */
+  /**
+   * Gives the inbound queue every stored message whose hand-over is overdue; returns how many it
+   * gave (those whose entry it moved out of the sweep's sight after adding their job).
+   */
   async sweep(): Promise<number> {
     const due = await this.#o.redis.zrangebyscore(this.#pendingKey, '-inf', Date.now(), 'LIMIT', 0, 500);
     let n = 0;
     for (const key of due) {
       if (this.#handing.has(key)) continue;
-      // Claimed by moving it out of the sweep's sight; the job id keeps two sweepers from doubling it.
-      if ((await this.#o.redis.zadd(this.#pendingKey, 'XX', 'GT', 'CH', Date.now() + QUEUED_MS, key)) === 0) continue;
       const user = /:in:\{(.+)\}:[^:]+$/.exec(key)?.[1];
-      if (user === undefined) continue;
-      await this.queue.add('deliver', { user, key }, { jobId: key.replace(/:/g, '_') });
-      n++;
+      if (user === undefined) {
+        await this.#o.redis.zadd(this.#pendingKey, 'XX', 'GT', Date.now() + QUEUED_MS, key);
+        continue;
+      }
+      // The job first: if adding it fails (or the process dies now) the entry stays in sight for
+      // the next sweep. Its id keeps two sweepers, or a sweep and a refused hand-over, from doubling
+      // it (BullMQ ignores an add whose job id exists). Then out of sight, if still pending (XX: a
+      // job that already delivered it removed the entry).
+      await this.#addJob(user, key);
+      if ((await this.#o.redis.zadd(this.#pendingKey, 'XX', 'GT', 'CH', Date.now() + QUEUED_MS, key)) > 0) n++;
     }
     return n;
+  }
+
+  #addJob(user: string, key: string, delay?: number): Promise<unknown> {
+    return this.queue.add('deliver', { user, key }, { jobId: key.replace(/:/g, '_'), ...(delay === undefined ? {} : { delay }) });
   }
 
   async #renew(): Promise<void> {
@@ -160,8 +172,9 @@ export class InboundHandover {
       await this.#o.deliver(user, m, media);
     } catch (err) {
       this.#o.logger.warn({ user, id: m.id, err: (err as Error).message }, 'the adapter did not take an inbound message; queued for retries');
+      // The retry job first (as in sweep): without it, the entry stays in the sweep's sight.
+      await this.#addJob(user, key, 500);
       await this.#o.redis.zadd(this.#pendingKey, 'XX', Date.now() + QUEUED_MS, key);
-      await this.queue.add('deliver', { user, key }, { jobId: key.replace(/:/g, '_'), delay: 500 });
       return;
     }
     await this.#delivered(key, at);
