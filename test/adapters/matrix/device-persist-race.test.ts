@@ -16,6 +16,7 @@ import { MatrixApi } from '../../../adapters/matrix/matrix-api.ts';
 import { Keyring } from '../../../src/crypto/keyring.ts';
 import { REDIS_URL, testRedis } from '../../support/redis.ts';
 import { startHomeserver, type TestHomeserver } from './support/homeserver.ts';
+import { gate, openDb, putRecord, type Db } from './support/idb.ts';
 
 const SERVER = 'race.example';
 const PUPPET = `@hub_7:${SERVER}`;
@@ -32,35 +33,7 @@ let ns: string;
 const holds: Array<Promise<void>> = [];
 const writesSeen: Array<() => void> = [];
 
-type Req<T> = { result: T; error: unknown; onsuccess: (() => void) | null; onerror: (() => void) | null };
-type Db = {
-  transaction(s: string[], m: string): { objectStore(n: string): { put(v: unknown): unknown }; oncomplete: (() => void) | null; onerror: (() => void) | null };
-  close(): void;
-  createObjectStore(n: string, o: unknown): unknown;
-};
-const req = <T>(r: Req<T>) => new Promise<T>((res, rej) => {
-  r.onsuccess = () => res(r.result);
-  r.onerror = () => rej(r.error);
-});
-async function openDb(name: string): Promise<Db> {
-  const r = (globalThis as unknown as { indexedDB: { open(n: string, v: number): Req<Db> & { onupgradeneeded: (() => void) | null } } }).indexedDB.open(name, 1);
-  r.onupgradeneeded = () => void r.result.createObjectStore('s', { keyPath: 'id' });
-  return req(r);
-}
-async function put(db: Db, id: string): Promise<void> {
-  const tx = db.transaction(['s'], 'readwrite');
-  const done = new Promise<void>((res, rej) => {
-    tx.oncomplete = () => res();
-    tx.onerror = () => rej(new Error('transaction failed'));
-  });
-  tx.objectStore('s').put({ id, at: Date.now() });
-  await done;
-}
-const gate = () => {
-  let open!: () => void;
-  const p = new Promise<void>((r) => (open = r));
-  return { p, open };
-};
+const put = (db: Db, id: string): Promise<void> => putRecord(db, { id, at: Date.now() });
 
 beforeAll(async () => {
   await Devices.init();

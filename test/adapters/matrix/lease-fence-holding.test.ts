@@ -23,6 +23,7 @@ import { Keyring } from '../../../src/crypto/keyring.ts';
 import { until } from '../../delivery/harness.ts';
 import { REDIS_URL, testRedis } from '../../support/redis.ts';
 import { startHomeserver, type TestHomeserver } from './support/homeserver.ts';
+import { gate, openDb, putRecord, req, type Req } from './support/idb.ts';
 
 const SERVER = 'holding.example';
 const PUPPET = `@hub_11:${SERVER}`;
@@ -38,32 +39,11 @@ let connA: Redis;
 const holds: Array<Promise<void>> = [];
 const writesSeen: Array<() => void> = [];
 
-type Req<T> = { result: T; error: unknown; onsuccess: (() => void) | null; onerror: (() => void) | null };
-type Db = {
-  transaction(s: string[], m: string): { objectStore(n: string): { put(v: unknown): unknown }; oncomplete: (() => void) | null; onerror: (() => void) | null };
-  close(): void;
-  createObjectStore(n: string, o: unknown): unknown;
-};
-const req = <T>(r: Req<T>) => new Promise<T>((res, rej) => {
-  r.onsuccess = () => res(r.result);
-  r.onerror = () => rej(r.error);
-});
-async function openDb(name: string): Promise<Db> {
-  const r = (globalThis as unknown as { indexedDB: { open(n: string, v: number): Req<Db> & { onupgradeneeded: (() => void) | null } } }).indexedDB.open(name, 1);
-  r.onupgradeneeded = () => void r.result.createObjectStore('s', { keyPath: 'id' });
-  return req(r);
-}
 /** Stands for the library advancing a Megolm session: the record's next message index. */
 async function setIndex(name: string, index: number): Promise<void> {
   const db = await openDb(name);
   try {
-    const tx = db.transaction(['s'], 'readwrite');
-    const done = new Promise<void>((res, rej) => {
-      tx.oncomplete = () => res();
-      tx.onerror = () => rej(new Error('transaction failed'));
-    });
-    tx.objectStore('s').put({ id: 'megolm', index });
-    await done;
+    await putRecord(db, { id: 'megolm', index });
   } finally {
     db.close();
   }
@@ -80,11 +60,6 @@ async function storedIndex(store: DeviceStore): Promise<unknown> {
     db.close();
   }
 }
-const gate = () => {
-  let open!: () => void;
-  const p = new Promise<void>((r) => (open = r));
-  return { p, open };
-};
 
 beforeAll(async () => {
   await Devices.init();
