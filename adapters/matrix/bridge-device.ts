@@ -113,7 +113,7 @@ export class BridgeDevice {
    * lease lost, even if taken again since) is refused, as it could overwrite newer state.
    */
   static async open(userId: string, api: MatrixApi, store: DeviceStore, dbNamespace: string): Promise<BridgeDevice> {
-    const holding = await store.holding();
+    const holding = store.holding();
     let deviceId = await store.deviceId(userId);
     const fresh = deviceId === undefined;
     if (deviceId === undefined) {

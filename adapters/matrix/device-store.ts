@@ -92,16 +92,13 @@ export class DeviceStore {
   }
 
   /**
-   * The holding of the lease that a device opened now works under (the lease's value now, which
-   * each acquisition renews): given to its writes, they are refused once that holding has ended,
-   * even if this replica holds the lease again. Undefined when writes are not fenced;
-   * LeaseLostError when nobody holds the lease.
+   * The holding of the lease that a device opened now works under (this replica's current token,
+   * which each acquisition renews): given to its writes, they are refused once that holding has
+   * ended, even if this replica holds the lease again. Undefined when writes are not fenced;
+   * LeaseLostError when this replica does not hold the lease.
    */
-  async holding(): Promise<string | undefined> {
-    if (!this.#fence) return undefined;
-    const token = await this.#redis.get(this.#fence.key);
-    if (token === null) throw new LeaseLostError('the bridge lease is not held: no device opened');
-    return token;
+  holding(): string | undefined {
+    return this.#token(undefined) || undefined;
   }
 
   /** Records the device id before the device's keys exist anywhere (so a crash reuses it); fenced by `holding` when given. */

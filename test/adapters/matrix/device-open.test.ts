@@ -47,12 +47,15 @@ afterAll(async () => {
   await t.cleanup();
 });
 
-/** A store whose writes after the first (the device id) are refused until `allow()`. */
+/**
+ * A store whose writes after the first (the device id) are refused until `allow()`: the lease
+ * answers the device's open (its holding) and that first write, and nothing more.
+ */
 function refusingStore(name: string): { store: DeviceStore; allow(): void } {
   const leaseKey = `${t.prefix}:${name}:lease`;
-  let writes = 0;
+  let asked = 0;
   let refuse = true;
-  const fence = { key: leaseKey, heldToken: () => (refuse && ++writes > 1 ? undefined : 'me') };
+  const fence = { key: leaseKey, heldToken: () => (refuse && ++asked > 2 ? undefined : 'me') };
   const store = new DeviceStore(t.redis, new Keyring([{ id: 'k', key: randomBytes(32) }], 'k'), `${t.prefix}:${name}`, fence);
   return { store, allow: () => void (refuse = false) };
 }
