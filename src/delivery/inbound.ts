@@ -171,7 +171,7 @@ export class InboundHandler {
       // The session closed while this stanza waited for its turn: it could not be acked, so it is
       // left to the hub, which redelivers it to the next session in order (spec 5) — handled here
       // it would run alongside that session's handling of the same hub user's stanzas.
-      if (conn.open === false) return;
+      if (!conn.open) return;
       await this.#one(conn, s);
     };
     const next = this.#chain(conn, s, () => work().catch((err: unknown) => {
@@ -288,7 +288,7 @@ export class InboundHandler {
       try {
         ack();
       } catch (err) {
-        if (conn.open !== false) throw err;
+        if (conn.open) throw err;
         this.#o.logger.debug({ user, from: m.from, id: m.id, err: (err as Error).message }, 'stored message not acked (session closed); handed over anyway');
       }
       await this.#handover.handOver(conn, key, stored.message, stored.mediaRef ? loadMediaRef(stored.mediaRef) : undefined, stored.at);

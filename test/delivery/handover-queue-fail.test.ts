@@ -51,6 +51,7 @@ describe('inbound hand-over: the queue refusing a job leaves the message to the 
     // A process died after storing it, before its ack and hand-over: it is only in the pending set.
     const dying = {
       user: USER,
+      open: true,
       send: (s: Stanza) => {
         if (s.kind === 'ack') throw new Error('process died before the ack');
       },

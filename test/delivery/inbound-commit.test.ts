@@ -36,6 +36,7 @@ function connection(failAcks = false) {
   const out: Stanza[] = [];
   const c = {
     user: USER,
+    open: true,
     send: (s: Stanza) => {
       if (failAcks && s.kind === 'ack') throw new Error('process died before the ack');
       out.push(s);

@@ -106,6 +106,7 @@ export function inboundRig(o: InboundRigOptions = {}) {
   const out: Stanza[] = [];
   const hub = {
     user: USER,
+    open: true,
     send: (s: Stanza) => void out.push(s),
     sendReceipt: (s: Stanza) => (out.push(s), Promise.resolve({ kind: 'ack' })),
   } as unknown as HubConnection;

@@ -36,6 +36,9 @@ async function recordingSession() {
   const acks: AckStanza[] = [];
   const conn = {
     user: ALICE,
+    get open() {
+      return real.open;
+    },
     send: (s: Stanza) => (sent.push(s), real.send(s)),
     iq: (q: Parameters<HubConnection['iq']>[0], t: 'get' | 'set') => real.iq(q, t),
     sendMessage: async (m: OutgoingMessage) => {

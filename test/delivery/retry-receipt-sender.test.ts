@@ -28,6 +28,9 @@ async function recordingSession() {
   const sent: Stanza[] = [];
   const conn = {
     user: ALICE,
+    get open() {
+      return real.open;
+    },
     send: (s: Stanza) => void sent.push(s),
     iq: (q: Parameters<HubConnection['iq']>[0], t: 'get' | 'set') => real.iq(q, t),
     sendMessage: (m: Stanza) => (sent.push(m), Promise.resolve({ kind: 'ack', class: 'message', id: (m as { id: string }).id })),
