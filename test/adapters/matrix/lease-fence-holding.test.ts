@@ -126,6 +126,16 @@ function replicas(name: string, o: { disposeOnLost: boolean }) {
   const db = (n: string, deviceId: string) => `${ns(n)}|${PUPPET}|${deviceId}${REL}`;
   return {
     a, b, events, dev, storeA, storeB, ns, db, leaseKey,
+    /** A holds the lease: its device is opened and writes index 1. */
+    async aOpensAndWritesIndex1(): Promise<BridgeDevice> {
+      const d = await a.run(() => BridgeDevice.open(PUPPET, api, storeA, ns('A')));
+      dev.a = d;
+      await a.run(async () => {
+        await setIndex(db('A', d.deviceId), 1);
+        await d.persist();
+      });
+      return d;
+    },
     /** A's lease expires (A paused past its TTL); B takes it, opens the device from Redis and writes index 3. */
     async bTakesOver(deviceId: string): Promise<void> {
       await t.redis.del(leaseKey);
@@ -161,15 +171,10 @@ describe('a device-state write from an earlier holding of the lease', () => {
   it('is refused when it reaches Redis after the lease went to another replica and came back', async () => {
     const r = replicas('held', { disposeOnLost: true });
     try {
-      // A holds the lease: its device is opened and writes index 1, then a flush of index 2 reads
-      // its records and is held on its way to Redis (A paused, say).
-      const deviceA = await r.a.run(() => BridgeDevice.open(PUPPET, api, r.storeA, r.ns('A')));
-      r.dev.a = deviceA;
+      // A holds the lease and its device wrote index 1; then a flush of index 2 reads its records
+      // and is held on its way to Redis (A paused, say).
+      const deviceA = await r.aOpensAndWritesIndex1();
       const deviceId = deviceA.deviceId;
-      await r.a.run(async () => {
-        await setIndex(r.db('A', deviceId), 1);
-        await deviceA.persist();
-      });
       const slow = gate();
       const sent = new Promise<void>((res) => writesSeen.push(res));
       holds.push(slow.p);
@@ -207,13 +212,8 @@ describe('a device-state write from an earlier holding of the lease', () => {
   it('is refused when a device opened in the earlier holding flushes once the lease came back', async () => {
     const r = replicas('late', { disposeOnLost: false });
     try {
-      const deviceA = await r.a.run(() => BridgeDevice.open(PUPPET, api, r.storeA, r.ns('A')));
-      r.dev.a = deviceA;
+      const deviceA = await r.aOpensAndWritesIndex1();
       const deviceId = deviceA.deviceId;
-      await r.a.run(async () => {
-        await setIndex(r.db('A', deviceId), 1);
-        await deviceA.persist();
-      });
       await r.bTakesOver(deviceId);
       await r.aTakesBack();
 
